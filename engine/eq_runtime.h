@@ -1,0 +1,132 @@
+/* eq_runtime.h - running a parsed model in eager or graph mode.
+ *
+ * An eq_runner is one model in one mode with its own variables:
+ *
+ *   eq_run_config cfg;
+ *   eq_run_config_default(&cfg, EQ_MODE_GRAPH);
+ *   eq_runner *r = eq_runner_new(model, &cfg, &err);
+ *   const eq_result *res;
+ *   eq_runner_call(r, input, &res, &err);      // graph: builds, initialises, runs
+ *   eq_runner_call(r, input, &res, &err);      // graph: runs the session again
+ *   res->outputs[0].tensor ...                 // valid until the next call
+ *   eq_runner_free(r);
+ *
+ * Eager mode re-runs the interpreter on every call: variables are created on
+ * the first call and (for get_variable and named layers) reused after;
+ * uncached `variable`s and auto-named layers create new ones every call, as
+ * in TF2 with track_tf1_style_variables. Graph mode builds nodes once,
+ * optimises them with the passes switched on in cfg.graph, and runs a
+ * session per call.
+ */
+#ifndef EQ_RUNTIME_H
+#define EQ_RUNTIME_H
+
+#include <stdint.h>
+
+#include "eq_error.h"
+#include "eq_model.h"
+#include "eq_tensor.h"
+#include "eq_varstore.h"
+
+typedef enum eq_mode { EQ_MODE_EAGER = 0, EQ_MODE_GRAPH = 1 } eq_mode;
+const char *eq_mode_name(eq_mode m); /* "eager", "graph" */
+
+/* Graph optimisation passes, each switchable (the guide isolates a
+ * divergence by turning passes off). */
+typedef enum eq_graph_pass {
+    EQ_PASS_CONSTANT_FOLDING = 0,
+    EQ_PASS_ARITHMETIC,          /* identities removed, residual scale folded */
+    EQ_PASS_FOLD_BATCH_NORM,     /* inference BN folded into the conv before it */
+    EQ_PASS_FUSE_BIAS_ACTIVATION,/* bias add + activation as the conv/fc epilogue */
+    EQ_PASS_PRUNE,               /* nodes no fetch depends on are dropped */
+    EQ_PASS_BUFFER_REUSE,        /* activations share buffers by lifetime */
+    EQ_PASS_COUNT
+} eq_graph_pass;
+
+typedef struct eq_graph_options {
+    int enabled[EQ_PASS_COUNT];
+} eq_graph_options;
+
+/* "constant_folding", "arithmetic", "fold_batch_norm",
+ * "fuse_bias_activation", "prune", "buffer_reuse". */
+const char *eq_graph_pass_name(eq_graph_pass p);
+int eq_graph_pass_from_name(const char *name, eq_graph_pass *out);
+void eq_graph_options_all(eq_graph_options *o, int on);
+
+/* How random ops get their seeds. TF: the plain TensorFlow rules (global
+ * seed + per-graph counter in graph mode, internal op seeds in eager mode);
+ * CONSTANT and NUM_RANDOM_OPS: the DeterministicRandomTestTool modes. */
+typedef enum eq_seed_mode {
+    EQ_SEEDS_TF = 0,
+    EQ_SEEDS_CONSTANT,
+    EQ_SEEDS_NUM_RANDOM_OPS
+} eq_seed_mode;
+
+/* Called before a variable is created. Return EQ_OK to allow it, anything
+ * else (with err filled) to forbid it: the guide's
+ * assert_no_variable_creations / catch_and_raise_created_variables. */
+typedef eq_status (*eq_var_hook)(void *ctx, const eq_var *proposed,
+                                 eq_error *err);
+
+typedef struct eq_runner eq_runner;
+
+typedef struct eq_run_config {
+    eq_mode mode;
+    int training;             /* dropout on, batch norm on batch statistics */
+    eq_seed_mode seed_mode;
+    int64_t seed;             /* global seed / the tool's seed (default 42) */
+    int64_t operation_seed;   /* first operation seed of the tool (default 0) */
+    int functional;           /* eager: create every variable before the
+                                 first real call (Keras functional wrapping) */
+    eq_graph_options graph;   /* graph mode only */
+    eq_var_hook hook;         /* NULL: every creation allowed */
+    void *hook_ctx;
+} eq_run_config;
+
+void eq_run_config_default(eq_run_config *c, eq_mode mode);
+
+/* One random op as both modes record it, for the random-trace comparison. */
+typedef struct eq_trace_entry {
+    const char *op;        /* "RandomUniform" (dropout), "initializer" */
+    const char *target;    /* layer or variable name */
+    const char *detail;    /* "glorot_uniform", "dropout keep_prob=0.8" */
+    int64_t seed, seed2;
+    int rank;
+    int64_t shape[EQ_MAX_RANK];
+    int call;              /* 0 = functional build, 1.. = calls */
+} eq_trace_entry;
+
+typedef struct eq_named_tensor {
+    const char *name;
+    const eq_tensor *tensor;
+} eq_named_tensor;
+
+typedef struct eq_result {
+    eq_named_tensor *outputs;   /* the model's `outputs`, in order */
+    int n_outputs;
+    eq_named_tensor *endpoints; /* in execution order */
+    int n_endpoints;
+    int has_reg_loss;
+    float reg_loss;             /* sum of REGULARIZATION_LOSSES, creation order */
+    double seconds;             /* wall time of the call */
+} eq_result;
+
+eq_runner *eq_runner_new(const eq_model *m, const eq_run_config *cfg,
+                         eq_error *err);
+void eq_runner_free(eq_runner *r);
+
+/* Run the model on input. *out stays valid until the next call or free. */
+eq_status eq_runner_call(eq_runner *r, const eq_tensor *input,
+                         const eq_result **out, eq_error *err);
+
+eq_varstore *eq_runner_vars(eq_runner *r);
+int eq_runner_calls(const eq_runner *r);
+
+/* The random-op trace so far, in the order seeds were handed out. */
+int eq_runner_trace(const eq_runner *r, const eq_trace_entry **entries);
+
+/* Graph mode: describe the optimised graph (node count, passes applied,
+ * planned bytes) as one line; eager: "eager". */
+const char *eq_runner_describe(eq_runner *r);
+
+#endif
