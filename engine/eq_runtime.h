@@ -79,6 +79,7 @@ typedef struct eq_run_config {
     int functional;           /* eager: create every variable before the
                                  first real call (Keras functional wrapping) */
     eq_graph_options graph;   /* graph mode only */
+    int skip_reg_loss;        /* do not compute the regularisation loss */
     eq_var_hook hook;         /* NULL: every creation allowed */
     void *hook_ctx;
 } eq_run_config;
