@@ -4,6 +4,7 @@
  */
 #include "eq_ops.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static eq_status concat_check(const eq_tensor *const *xs, int n, int axis,
@@ -130,12 +131,10 @@ eq_status eq_reshape_shape(const eq_tensor *x, int rank, const int64_t *new_shap
     for (int d = 0; d < rank && !has_zero; d++) {
         if (d == infer)
             continue;
-        /* A product past the input's size can never match: stop before it
-         * overflows. */
-        if (known > (numel > 0 ? numel : 1) / new_shape[d])
+        if (known > INT64_MAX / new_shape[d])
             return eq_error_set(err, EQ_ERR_SHAPE,
                                 "reshape: cannot reshape %s (%lld elements) to %s "
-                                "(more elements)", sx, (long long)numel, sn);
+                                "(its size overflows 64 bits)", sx, (long long)numel, sn);
         known *= new_shape[d];
     }
     if (has_zero)
