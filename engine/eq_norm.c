@@ -17,10 +17,26 @@
 
 #include "eq_alloc.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Below this many elements, starting threads costs more than the loop. */
 #define PAR_MIN 32768
-/* Channels per block in the statistics pass: a cache line of float32. */
-#define STAT_BLOCK 16
+
+/* This thread's share [*lo, *hi) of n items inside a parallel region (all of
+ * them outside one, or without OpenMP). */
+static void thread_range(int64_t n, int64_t *lo, int64_t *hi)
+{
+#ifdef _OPENMP
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+#else
+    *lo = 0;
+    *hi = n;
+#endif
+}
 
 /* A per-channel parameter: rank 1, [C], x's dtype. */
 static eq_status check_param(const char *op, const char *what, const eq_tensor *p,
@@ -84,35 +100,39 @@ static eq_status check_common(const char *op, const eq_tensor *x, const eq_tenso
 BN_APPLY(bn_apply_f32, float, sqrtf)
 BN_APPLY(bn_apply_f64, double, sqrt)
 
-/* Batch mean and biased variance per channel. Each channel's sums run over
- * the rows in order, whichever thread owns its block, so the result does
- * not depend on the thread count. The squares are taken in T, as TF squares
- * its centred values, and summed in double. */
+/* Batch mean and biased variance per channel. Each thread owns a contiguous
+ * range of channels and streams the rows through it; every channel's sums
+ * still run over the rows in order, so the result does not depend on the
+ * thread count. The squares are taken in T, as TF squares its centred
+ * values, and summed in double. acc holds C doubles of scratch. */
 #define BN_STATS(NAME, T)                                                      \
-    static void NAME(const T *x, int64_t rows, int64_t c, T *mean, T *var)     \
+    static void NAME(const T *x, int64_t rows, int64_t c, T *mean, T *var,     \
+                     double *acc)                                              \
     {                                                                          \
-        int64_t blocks = (c + STAT_BLOCK - 1) / STAT_BLOCK;                    \
-        _Pragma("omp parallel for schedule(static) if (rows * c >= PAR_MIN)")  \
-        for (int64_t blk = 0; blk < blocks; blk++) {                           \
-            int64_t j0 = blk * STAT_BLOCK;                                     \
-            int64_t nj = c - j0 < STAT_BLOCK ? c - j0 : STAT_BLOCK;            \
-            double acc[STAT_BLOCK];                                            \
-            for (int64_t j = 0; j < nj; j++)                                   \
+        _Pragma("omp parallel if (rows * c >= PAR_MIN)")                       \
+        {                                                                      \
+            int64_t j0, j1;                                                    \
+            thread_range(c, &j0, &j1);                                         \
+            for (int64_t j = j0; j < j1; j++)                                  \
                 acc[j] = 0.0;                                                  \
-            for (int64_t r = 0; r < rows; r++)                                 \
-                for (int64_t j = 0; j < nj; j++)                               \
-                    acc[j] += x[r * c + j0 + j];                               \
-            for (int64_t j = 0; j < nj; j++) {                                 \
-                mean[j0 + j] = (T)(acc[j] / (double)rows);                     \
+            for (int64_t r = 0; r < rows; r++) {                               \
+                const T *xr = x + r * c;                                       \
+                for (int64_t j = j0; j < j1; j++)                              \
+                    acc[j] += xr[j];                                           \
+            }                                                                  \
+            for (int64_t j = j0; j < j1; j++) {                                \
+                mean[j] = (T)(acc[j] / (double)rows);                          \
                 acc[j] = 0.0;                                                  \
             }                                                                  \
-            for (int64_t r = 0; r < rows; r++)                                 \
-                for (int64_t j = 0; j < nj; j++) {                             \
-                    T d = x[r * c + j0 + j] - mean[j0 + j];                    \
+            for (int64_t r = 0; r < rows; r++) {                               \
+                const T *xr = x + r * c;                                       \
+                for (int64_t j = j0; j < j1; j++) {                            \
+                    T d = xr[j] - mean[j];                                     \
                     acc[j] += d * d;                                           \
                 }                                                              \
-            for (int64_t j = 0; j < nj; j++)                                   \
-                var[j0 + j] = (T)(acc[j] / (double)rows);                      \
+            }                                                                  \
+            for (int64_t j = j0; j < j1; j++)                                  \
+                var[j] = (T)(acc[j] / (double)rows);                           \
         }                                                                      \
     }
 
@@ -183,19 +203,22 @@ eq_status eq_batch_norm_training(const eq_tensor *x, const eq_tensor *gamma,
                             eq_shape_str(x->rank, x->shape, sx, sizeof sx));
     }
     size_t es = eq_dtype_size(x->dtype);
-    /* mean, variance and scaling, [C] each */
-    char *buf = scratch(op, 3 * c, es, err);
+    /* C double accumulators, then mean, variance and scaling in T */
+    char *buf = scratch(op, c, 3 * es + sizeof(double), err);
     if (!buf)
         return EQ_ERR_NOMEM;
-    void *mean = buf, *var = buf + (size_t)c * es, *scaling = buf + 2 * (size_t)c * es;
+    double *acc = (double *)buf;
+    char *mean = buf + (size_t)c * sizeof(double);
+    char *var = mean + (size_t)c * es, *scaling = var + (size_t)c * es;
     if (x->dtype == EQ_F64) {
-        bn_stats_f64(x->data, rows, c, mean, var);
-        bn_apply_f64(x->data, y->data, rows, c, mean, var, data_or_null(gamma),
-                     data_or_null(beta), (double)epsilon, scaling);
+        bn_stats_f64(x->data, rows, c, (double *)mean, (double *)var, acc);
+        bn_apply_f64(x->data, y->data, rows, c, (double *)mean, (double *)var,
+                     data_or_null(gamma), data_or_null(beta), (double)epsilon,
+                     (double *)scaling);
     } else {
-        bn_stats_f32(x->data, rows, c, mean, var);
-        bn_apply_f32(x->data, y->data, rows, c, mean, var, data_or_null(gamma),
-                     data_or_null(beta), epsilon, scaling);
+        bn_stats_f32(x->data, rows, c, (float *)mean, (float *)var, acc);
+        bn_apply_f32(x->data, y->data, rows, c, (float *)mean, (float *)var,
+                     data_or_null(gamma), data_or_null(beta), epsilon, (float *)scaling);
     }
     /* After the stats: y may alias x but not the outputs below. */
     if (batch_mean && c > 0)
