@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "eq_alloc.h"
 #include "kernel_testutil.h"
 
 /* TF's output size and leading padding, written out again here so the
@@ -297,6 +298,15 @@ START_TEST(mean_errors)
                   "mean: output float32 [1, 1, 1, 3] does not match the result float32 "
                   "[1, 1, 1, 2]");
     TK_ASSERT_ERR(eq_mean(x, 0x6, 0, y, &e_), EQ_ERR_SHAPE, "result float32 [1, 2]");
+    /* The accumulators come from the allocator; failure is reported. */
+    int64_t g[4] = {1, 1, 1, 2};
+    eq_tensor *yg = tk_new(a, EQ_F32, 4, g);
+    eq_tensor_fill(x, 1.0);
+    eq_alloc_fail_after(1, 1);
+    eq_status st = eq_mean(x, 0x6, 1, yg, NULL);
+    eq_alloc_fail_after(0, 0);
+    ck_assert_int_eq(st, EQ_ERR_NOMEM);
+    TK_ASSERT_OK(eq_mean(x, 0x6, 1, yg, &e_));
     eq_arena_free(a);
 }
 END_TEST
