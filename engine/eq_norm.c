@@ -66,8 +66,10 @@ static eq_status check_common(const char *op, const eq_tensor *x, const eq_tenso
     if (!eq_tensor_same_shape(x, y))
         return eq_error_set(err, EQ_ERR_SHAPE,
                             "%s: output %s %s does not match input %s %s", op,
-                            eq_dtype_name(y->dtype), eq_shape_str(y->rank, y->shape, sy, sizeof sy),
-                            eq_dtype_name(x->dtype), eq_shape_str(x->rank, x->shape, sx, sizeof sx));
+                            eq_dtype_name(y->dtype),
+                            eq_shape_str(y->rank, y->shape, sy, sizeof sy),
+                            eq_dtype_name(x->dtype),
+                            eq_shape_str(x->rank, x->shape, sx, sizeof sx));
     if (!(epsilon >= 0.0f)) /* also refuses NaN */
         return eq_error_set(err, EQ_ERR_INVALID, "%s: epsilon %g must be >= 0", op,
                             (double)epsilon);

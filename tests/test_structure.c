@@ -169,7 +169,8 @@ START_TEST(reshape_errors)
                   EQ_ERR_SHAPE, "cannot infer the -1 of [0, -1] for [0, 3]");
     /* a product that would overflow int64 is refused, not wrapped */
     const int64_t huge[3] = {INT64_C(1) << 40, INT64_C(1) << 40, INT64_C(1) << 40};
-    TK_ASSERT_ERR(eq_reshape_shape(x, 3, huge, out, &e_), EQ_ERR_SHAPE, "(its size overflows 64 bits)");
+    TK_ASSERT_ERR(eq_reshape_shape(x, 3, huge, out, &e_), EQ_ERR_SHAPE,
+                  "(its size overflows 64 bits)");
     TK_ASSERT_ERR(eq_reshape_shape(empty, 2, (const int64_t[]){4, 5}, out, &e_),
                   EQ_ERR_SHAPE, "cannot reshape [0, 3] (0 elements) to [4, 5]");
     eq_arena_free(a);
