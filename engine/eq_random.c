@@ -150,25 +150,39 @@ static eq_status check_count(const char *op, int64_t n, eq_error *err)
 
 /* ---- fixed-sample distributions: element group g reads block g ---------- */
 
+/* Every fixed-sample op is a function of the snapshot's word stream: element
+ * i of a 32-bit type reads word i, of a 64-bit type words 2i and 2i+1, and
+ * Box-Muller pairs read consecutive words. So the fills walk the stream in
+ * batches of CHUNK blocks made by one eq_philox_fill call. */
+#define CHUNK 256
+
+/* Up to CHUNK blocks covering `words` more words; returns the words made. */
+static int64_t next_words(eq_philox *g, uint32_t *w, int64_t words)
+{
+    int64_t blocks = (words + 3) / 4;
+    if (blocks > CHUNK)
+        blocks = CHUNK;
+    eq_philox_fill(g, w, blocks);
+    return 4 * blocks;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 eq_status eq_rng_kernel_uniform_f32(eq_rng_kernel *k, float *out, int64_t n, eq_error *err)
 {
     eq_status st = check_count("RandomUniform", n, err);
     if (st)
         return st;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        eq_philox_next(&g, w);
-        out[i] = eq_rng_u32_to_float(w[0]);
-        out[i + 1] = eq_rng_u32_to_float(w[1]);
-        out[i + 2] = eq_rng_u32_to_float(w[2]);
-        out[i + 3] = eq_rng_u32_to_float(w[3]);
-    }
-    if (i < n) { /* a whole block for the partial last group */
-        eq_philox_next(&g, w);
-        for (int j = 0; i < n; i++, j++)
-            out[i] = eq_rng_u32_to_float(w[j]);
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, n - i), n - i);
+        for (int64_t j = 0; j < m; j++)
+            out[i + j] = eq_rng_u32_to_float(w[j]);
+        i += m;
     }
     return EQ_OK;
 }
@@ -179,12 +193,12 @@ eq_status eq_rng_kernel_uniform_f64(eq_rng_kernel *k, double *out, int64_t n, eq
     if (st)
         return st;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    for (int64_t i = 0; i < n; i += 2) {
-        eq_philox_next(&g, w);
-        out[i] = eq_rng_u64_to_double(w[0], w[1]);
-        if (i + 1 < n)
-            out[i + 1] = eq_rng_u64_to_double(w[2], w[3]);
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, 2 * (n - i)) / 2, n - i);
+        for (int64_t j = 0; j < m; j++)
+            out[i + j] = eq_rng_u64_to_double(w[2 * j], w[2 * j + 1]);
+        i += m;
     }
     return EQ_OK;
 }
@@ -195,19 +209,17 @@ eq_status eq_rng_kernel_normal_f32(eq_rng_kernel *k, float *out, int64_t n, eq_e
     if (st)
         return st;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    float z[4];
-    for (int64_t i = 0; i < n; i += 4) {
-        eq_philox_next(&g, w);
-        if (i + 4 <= n) {
-            eq_rng_box_muller_f32(w[0], w[1], &out[i], &out[i + 1]);
-            eq_rng_box_muller_f32(w[2], w[3], &out[i + 2], &out[i + 3]);
-        } else {
-            eq_rng_box_muller_f32(w[0], w[1], &z[0], &z[1]);
-            eq_rng_box_muller_f32(w[2], w[3], &z[2], &z[3]);
-            for (int j = 0; i + j < n; j++)
-                out[i + j] = z[j];
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, n - i), n - i);
+        int64_t j = 0;
+        for (; j + 2 <= m; j += 2)
+            eq_rng_box_muller_f32(w[j], w[j + 1], &out[i + j], &out[i + j + 1]);
+        if (j < m) { /* odd n: the pair is made, its second value dropped */
+            float z1;
+            eq_rng_box_muller_f32(w[j], w[j + 1], &out[i + j], &z1);
         }
+        i += m;
     }
     return EQ_OK;
 }
@@ -218,14 +230,16 @@ eq_status eq_rng_kernel_normal_f64(eq_rng_kernel *k, double *out, int64_t n, eq_
     if (st)
         return st;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    double z[2];
-    for (int64_t i = 0; i < n; i += 2) {
-        eq_philox_next(&g, w);
-        eq_rng_box_muller_f64(w[0], w[1], w[2], w[3], &z[0], &z[1]);
-        out[i] = z[0];
-        if (i + 1 < n)
-            out[i + 1] = z[1];
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, 2 * (n - i)) / 2, n - i);
+        for (int64_t j = 0; j < m; j += 2) {
+            const uint32_t *b = w + 2 * j; /* one block per pair */
+            double z1;
+            eq_rng_box_muller_f64(b[0], b[1], b[2], b[3], &out[i + j],
+                                  j + 1 < m ? &out[i + j + 1] : &z1);
+        }
+        i += m;
     }
     return EQ_OK;
 }
@@ -335,11 +349,12 @@ eq_status eq_rng_kernel_uniform_int32(eq_rng_kernel *k, int32_t lo, int32_t hi, 
                             (long)hi);
     uint32_t range = (uint32_t)hi - (uint32_t)lo;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    for (int64_t i = 0; i < n; i += 4) {
-        eq_philox_next(&g, w);
-        for (int j = 0; j < 4 && i + j < n; j++)
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, n - i), n - i);
+        for (int64_t j = 0; j < m; j++) /* unsigned: no signed overflow */
             out[i + j] = (int32_t)((uint32_t)lo + w[j] % range);
+        i += m;
     }
     return EQ_OK;
 }
@@ -358,13 +373,14 @@ eq_status eq_rng_kernel_uniform_int64(eq_rng_kernel *k, int64_t lo, int64_t hi, 
                             (long long)lo, (long long)hi);
     uint64_t range = (uint64_t)hi - (uint64_t)lo;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4];
-    for (int64_t i = 0; i < n; i += 2) {
-        eq_philox_next(&g, w);
-        for (int j = 0; j < 2 && i + j < n; j++) {
+    uint32_t w[4 * CHUNK];
+    for (int64_t i = 0; i < n;) {
+        int64_t m = min64(next_words(&g, w, 2 * (n - i)) / 2, n - i);
+        for (int64_t j = 0; j < m; j++) {
             uint64_t bits = (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
             out[i + j] = (int64_t)((uint64_t)lo + bits % range);
         }
+        i += m;
     }
     return EQ_OK;
 }

@@ -65,6 +65,9 @@ void eq_philox_block_rounds(const uint32_t ctr[4], const uint32_t key[2],
                             int rounds, uint32_t out[4]);
 /* The block at the current counter, then counter += 1 (carry over 128 bits). */
 void eq_philox_next(eq_philox *g, uint32_t out[4]);
+/* nblocks consecutive blocks into words[4*nblocks], as many eq_philox_next
+ * calls would, but faster. */
+void eq_philox_fill(eq_philox *g, uint32_t *words, int64_t nblocks);
 /* counter += n, full 128-bit carry, O(1). (TF drops a carry only for
  * n >= 2^64 - 2^32, which no kernel reaches.) */
 void eq_philox_skip(eq_philox *g, uint64_t n);

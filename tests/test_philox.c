@@ -203,6 +203,23 @@ START_TEST(skip_equals_repeated_next)
 }
 END_TEST
 
+START_TEST(fill_equals_next)
+{
+    /* the batched path (8 lanes) and the tail, across a 96-bit carry */
+    static uint32_t words[4 * 40];
+    for (int64_t nb = 0; nb <= 40; nb++) {
+        eq_philox a = {{11, 22}, {0xfffffffa, 0xffffffff, 0xffffffff, 3}}, b = a;
+        eq_philox_fill(&a, words, nb);
+        for (int64_t i = 0; i < nb; i++) {
+            uint32_t want[4];
+            eq_philox_next(&b, want);
+            assert_words(words + 4 * i, want);
+        }
+        ck_assert_mem_eq(a.ctr, b.ctr, sizeof a.ctr);
+    }
+}
+END_TEST
+
 START_TEST(float_transform)
 {
     ck_assert_float_eq(eq_rng_u32_to_float(0), 0.0f);
@@ -275,6 +292,7 @@ static Suite *philox_suite(void)
     tcase_add_test(tc, increment_carries);
     tcase_add_test(tc, skip_adds_to_128_bits);
     tcase_add_test(tc, skip_equals_repeated_next);
+    tcase_add_test(tc, fill_equals_next);
     tcase_add_test(tc, float_transform);
     tcase_add_test(tc, box_muller_hand_values);
     tcase_add_test(tc, box_muller_vs_double_reference);
