@@ -198,7 +198,7 @@ START_TEST(cache_continues_streams)
     eq_seed_pair s = {42, 0}, t = {42, 1};
     eq_rng_kernel *k1, *k2, *k3, *k4, *k5;
     ck_assert_int_eq(eq_rng_cache_get(c, EQ_RNG_UNIFORM, EQ_RNG_F32, s, &k1, NULL), EQ_OK);
-    float out[4];
+    float out[9];
     eq_rng_kernel_uniform_f32(k1, out, 9, NULL);
     ck_assert_int_eq(eq_rng_cache_get(c, EQ_RNG_UNIFORM, EQ_RNG_F32, s, &k2, NULL), EQ_OK);
     ck_assert_ptr_eq(k1, k2); /* same op, dtype and seeds: the same kernel */
