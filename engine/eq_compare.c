@@ -1,6 +1,7 @@
 /* eq_compare.c - tensor comparison metrics (see eq_compare.h). */
 #include "eq_compare.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -112,22 +113,34 @@ static const char *const hist_labels[EQ_DIFF_HIST_BINS] = {
     "(0.01, 0.1]",    "(0.1, 1]",       ">1",             "non-finite",
 };
 
+/* Bin from the binary exponent. A binade [2^e, 2^(e+1)) holds at most one
+ * decade edge (10 > 2), so the bin is binade_bin[e] or one more, decided by
+ * one compare with that bin's upper edge. binade_bin[e + 41] = 1 + the
+ * number of edges below 2^e, for e in -41..1 (2^-40 < 1e-12; e >= 1 means
+ * d >= 2). A search over the edges mispredicts on real data, where
+ * differences scatter over several decades; this has no branch.
+ * test_compare checks it against the plain definition. */
+static const unsigned char binade_bin[43] = {
+    1,  1,  2,  2,  2,  3,  3,  3,  4,  4,  4,  4,  5,  5,  5,  6,  6,  6,  7,  7,  7,  7,
+    8,  8,  8,  9,  9,  9,  10, 10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 13, 14,
+};
+
+/* Upper edge of bins 0..14 for the compare above (bin 14 has none). */
+static const double bin_upper[15] = {
+    0,    1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6,
+    1e-5, 1e-4,  1e-3,  1e-2,  1e-1, 1,    INFINITY,
+};
+
+/* For finite d >= 0. */
 static inline int hist_bin(double d)
 {
-    if (!(d > 0))
-        return EQ_DIFF_HIST_ZERO;
-    if (d > 1)
-        return EQ_DIFF_HIST_ABOVE_ONE;
-    /* Smallest k in 1..13 with d <= hist_upper[k]: binary search. */
-    int lo = 1, hi = 13;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (d <= hist_upper[mid])
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    int e = (int)((u >> 52) & 0x7ff) - 1023; /* zero and subnormals: -1023 */
+    e = e < -41 ? -41 : (e > 1 ? 1 : e);
+    int bin = binade_bin[e + 41];
+    bin += d > bin_upper[bin];
+    return (d > 0) * bin;
 }
 
 int eq_compare_hist_bin(double abs_diff) { return hist_bin(abs_diff); }
@@ -213,6 +226,142 @@ static eq_status check_pair(const eq_tensor *a, const eq_tensor *b,
     return EQ_OK;
 }
 
+/* Running state of one comparison. Maxima start at -1 so the first
+ * finite pair always sets their index. */
+typedef struct acc {
+    double rtol, atol;
+    int equal_nan;
+    double max_abs, max_rel, sum;
+    double worst_ratio, worst_abs, worst_allowed;
+    double atol_need, rtol_need;
+    int64_t mism, nonfinite, skipped, nonfin_mism;
+    int64_t max_abs_i, max_rel_i, worst_i;
+    int64_t nan_a, inf_a, nan_b, inf_b;
+    int64_t hist[EQ_DIFF_HIST_BINS];
+} acc;
+
+/* Slightly below 1: a product test scaled by this never rejects an element
+ * whose exact quotient would win, so the division runs only for likely
+ * winners (see fast_pair). */
+#define PREFILTER (1.0 - 0x1p-50)
+
+static inline void take_worst(acc *s, int64_t i, double abs, double allowed)
+{
+    double ratio = abs == 0 ? 0 : (allowed > 0 ? abs / allowed : INFINITY);
+    if (ratio > s->worst_ratio || (ratio == s->worst_ratio && abs > s->worst_abs)) {
+        s->worst_ratio = ratio;
+        s->worst_abs = abs;
+        s->worst_allowed = allowed;
+        s->worst_i = i;
+    }
+}
+
+/* The tests below are the pass rule itself with the tolerance found so
+ * far, so an element that already passes costs two compares. */
+static inline void raise_needed(acc *s, double abs, double absb)
+{
+    if (!(abs <= s->atol_need + s->rtol * absb)) {
+        double c = raise_atol(abs, s->rtol, absb);
+        if (c > s->atol_need)
+            s->atol_need = c;
+    }
+    if (!(abs <= s->atol + s->rtol_need * absb)) {
+        double c = raise_rtol(abs, s->atol, absb);
+        if (c > s->rtol_need)
+            s->rtol_need = c;
+    }
+}
+
+/* Any element: the definitions of eq_compare.h as they read. Used for
+ * non-finite values and overflowing differences. */
+static inline __attribute__((always_inline)) void generic_pair(acc *s, int64_t i,
+                                                                double x, double y)
+{
+    eq_elem_diff e = element(x, y, s->rtol, s->atol, s->equal_nan);
+    s->mism += !e.close;
+    if (e.finite) {
+        s->sum += e.abs;
+        if (e.abs > s->max_abs) {
+            s->max_abs = e.abs;
+            s->max_abs_i = i;
+        }
+        if (!e.rel_defined) {
+            s->skipped++;
+        } else if (e.rel > s->max_rel) {
+            s->max_rel = e.rel;
+            s->max_rel_i = i;
+        }
+        s->hist[hist_bin(e.abs)]++;
+    } else {
+        s->nonfinite++;
+        s->nan_a += isnan(x);
+        s->inf_a += isinf(x) != 0;
+        s->nan_b += isnan(y);
+        s->inf_b += isinf(y) != 0;
+        s->nonfin_mism += !e.close;
+        s->hist[e.close ? EQ_DIFF_HIST_ZERO : EQ_DIFF_HIST_NONFINITE]++;
+    }
+    take_worst(s, i, e.abs, e.allowed);
+    if (!e.finite) {
+        if (!e.close)
+            s->atol_need = s->rtol_need = INFINITY;
+        return;
+    }
+    raise_needed(s, e.abs, fabs(y));
+}
+
+/* The same for a finite pair with a finite difference, which is nearly
+ * every element: no classification, and the divisions for the relative
+ * difference and the worst ratio only when a product test says the element
+ * may win. */
+static inline __attribute__((always_inline)) void fast_pair(acc *s, int64_t i,
+                                                             double x, double y,
+                                                             double d)
+{
+    double absb = fabs(y);
+    double allowed = s->atol + s->rtol * absb;
+    s->mism += !(d <= allowed);
+    s->sum += d;
+    s->hist[hist_bin(d)]++;
+    if (d > s->max_abs) {
+        s->max_abs = d;
+        s->max_abs_i = i;
+    }
+    if (y != 0) {
+        if (d >= s->max_rel * absb * PREFILTER) {
+            double r = d / absb;
+            if (r > s->max_rel) {
+                s->max_rel = r;
+                s->max_rel_i = i;
+            }
+        }
+    } else if (x != 0) {
+        s->skipped++;
+    } else if (0 > s->max_rel) {
+        s->max_rel = 0;
+        s->max_rel_i = i;
+    }
+    if (allowed == 0 || d >= s->worst_ratio * allowed * PREFILTER)
+        take_worst(s, i, d, allowed);
+    raise_needed(s, d, absb);
+}
+
+/* One loop per dtype pair, so the loads are plain and the compiler can
+ * keep the state in registers. */
+#define COMPARE_LOOP(TA, TB)                                                   \
+    do {                                                                       \
+        const TA *pa = a->data;                                                \
+        const TB *pb = b->data;                                                \
+        for (int64_t i = 0; i < n; i++) {                                      \
+            double x = (double)pa[i], y = (double)pb[i];                       \
+            double d = fabs(x - y);                                            \
+            if (__builtin_expect(d <= DBL_MAX, 1))                             \
+                fast_pair(&s, i, x, y, d);                                     \
+            else                                                               \
+                generic_pair(&s, i, x, y);                                     \
+        }                                                                      \
+    } while (0)
+
 eq_status eq_compare_tensors(const eq_tensor *a, const eq_tensor *b,
                              const eq_compare_opts *opts, eq_diff *diff,
                              eq_error *err)
@@ -233,108 +382,59 @@ eq_status eq_compare_tensors(const eq_tensor *a, const eq_tensor *b,
         diff->shape[i] = i < a->rank ? a->shape[i] : 1;
     int64_t n = eq_tensor_numel(a);
     diff->numel = n;
-    diff->max_abs_index = diff->max_rel_index = diff->worst_index = -1;
 
-    const float *a32 = a->dtype == EQ_F32 ? a->data : NULL;
-    const double *a64 = a->data;
-    const float *b32 = b->dtype == EQ_F32 ? b->data : NULL;
-    const double *b64 = b->data;
-    const double rtol = o.rtol, atol = o.atol;
+    acc s;
+    memset(&s, 0, sizeof s);
+    s.rtol = o.rtol;
+    s.atol = o.atol;
+    s.equal_nan = o.equal_nan;
+    s.max_abs = s.max_rel = s.worst_ratio = s.worst_abs = -1;
+    s.max_abs_i = s.max_rel_i = s.worst_i = -1;
 
-    double max_abs = 0, max_rel = 0, sum = 0;
-    double worst_ratio = -1, worst_abs = -1;
-    double atol_need = 0, rtol_need = 0;
-    int64_t mism = 0, finite = 0, skipped = 0, nonfin_mism = 0;
+    int a32 = a->dtype == EQ_F32, b32 = b->dtype == EQ_F32;
+    if (a32 && b32)
+        COMPARE_LOOP(float, float);
+    else if (a32)
+        COMPARE_LOOP(float, double);
+    else if (b32)
+        COMPARE_LOOP(double, float);
+    else
+        COMPARE_LOOP(double, double);
 
-    for (int64_t i = 0; i < n; i++) {
-        double x = a32 ? (double)a32[i] : a64[i];
-        double y = b32 ? (double)b32[i] : b64[i];
-        eq_elem_diff e = element(x, y, rtol, atol, o.equal_nan);
-        if (!e.close)
-            mism++;
-        if (e.finite) {
-            finite++;
-            sum += e.abs;
-            if (e.abs > max_abs || diff->max_abs_index < 0) {
-                max_abs = e.abs;
-                diff->max_abs_index = i;
-            }
-            if (!e.rel_defined)
-                skipped++;
-            else if (e.rel > max_rel || diff->max_rel_index < 0) {
-                max_rel = e.rel;
-                diff->max_rel_index = i;
-            }
-            diff->hist[hist_bin(e.abs)]++;
-        } else {
-            if (isnan(x))
-                diff->nan_actual++;
-            else if (isinf(x))
-                diff->inf_actual++;
-            if (isnan(y))
-                diff->nan_expected++;
-            else if (isinf(y))
-                diff->inf_expected++;
-            if (e.close) {
-                diff->hist[EQ_DIFF_HIST_ZERO]++;
-            } else {
-                nonfin_mism++;
-                diff->hist[EQ_DIFF_HIST_NONFINITE]++;
-            }
-        }
-
-        double ratio = e.abs == 0 ? 0 : (e.allowed > 0 ? e.abs / e.allowed : INFINITY);
-        if (ratio > worst_ratio || (ratio == worst_ratio && e.abs > worst_abs)) {
-            worst_ratio = ratio;
-            worst_abs = e.abs;
-            diff->worst_index = i;
-            diff->worst_allowed = e.allowed;
-        }
-
-        if (!e.finite) {
-            if (!e.close)
-                atol_need = rtol_need = INFINITY;
-            continue;
-        }
-        double absb = fabs(y);
-        /* The tests below are the pass rule itself with the tolerance found
-         * so far, so an element that already passes costs two compares. */
-        if (!(e.abs <= atol_need + rtol * absb)) {
-            double c = raise_atol(e.abs, rtol, absb);
-            if (c > atol_need)
-                atol_need = c;
-        }
-        if (!(e.abs <= atol + rtol_need * absb)) {
-            double c = raise_rtol(e.abs, atol, absb);
-            if (c > rtol_need)
-                rtol_need = c;
-        }
-    }
-
-    diff->mismatched = mism;
-    diff->close = mism == 0;
-    diff->mismatched_fraction = n > 0 ? (double)mism / (double)n : 0;
+    int64_t finite = n - s.nonfinite;
+    diff->mismatched = s.mism;
+    diff->close = s.mism == 0;
+    diff->mismatched_fraction = n > 0 ? (double)s.mism / (double)n : 0;
     diff->finite_pairs = finite;
-    diff->max_abs_diff = max_abs;
-    diff->max_rel_diff = max_rel;
-    diff->rel_skipped = skipped;
-    diff->sum_abs_diff = sum;
-    diff->mean_abs_diff = finite > 0 ? sum / (double)finite : 0;
-    diff->nonfinite_mismatched = nonfin_mism;
-    diff->atol_needed = atol_need;
-    diff->rtol_needed = rtol_need;
+    diff->max_abs_diff = s.max_abs_i >= 0 ? s.max_abs : 0;
+    diff->max_abs_index = s.max_abs_i;
+    diff->max_rel_diff = s.max_rel_i >= 0 ? s.max_rel : 0;
+    diff->max_rel_index = s.max_rel_i;
+    diff->rel_skipped = s.skipped;
+    diff->sum_abs_diff = s.sum;
+    diff->mean_abs_diff = finite > 0 ? s.sum / (double)finite : 0;
+    diff->nan_actual = s.nan_a;
+    diff->inf_actual = s.inf_a;
+    diff->nan_expected = s.nan_b;
+    diff->inf_expected = s.inf_b;
+    diff->nonfinite_mismatched = s.nonfin_mism;
+    memcpy(diff->hist, s.hist, sizeof diff->hist);
+    diff->atol_needed = s.atol_need;
+    diff->rtol_needed = s.rtol_need;
 
+    diff->worst_index = s.worst_i;
     diff->worst_ulp = EQ_ULP_UNDEFINED;
     diff->worst_ulp_dtype = (a32 && b32) ? EQ_F32 : EQ_F64;
-    if (diff->worst_index >= 0) {
-        int64_t w = diff->worst_index;
+    if (s.worst_i >= 0) {
+        int64_t w = s.worst_i;
         unravel(diff->rank, diff->shape, w, diff->worst_pos);
         diff->worst_actual = eq_tensor_get(a, w);
         diff->worst_expected = eq_tensor_get(b, w);
-        diff->worst_abs_diff = worst_abs;
-        diff->worst_ratio = worst_ratio;
+        diff->worst_abs_diff = s.worst_abs;
+        diff->worst_allowed = s.worst_allowed;
+        diff->worst_ratio = s.worst_ratio;
         diff->worst_ulp = (a32 && b32)
-                              ? eq_compare_ulp_f32(a32[w], b32[w])
+                              ? eq_compare_ulp_f32(eq_tensor_f32(a)[w], eq_tensor_f32(b)[w])
                               : eq_compare_ulp_f64(diff->worst_actual, diff->worst_expected);
     }
     return EQ_OK;

@@ -2,6 +2,7 @@
  * against hand-computed cases, non-finite handling, ULPs, histogram, JSON,
  * messages, first divergence. */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -210,6 +211,65 @@ START_TEST(metrics_match_definitions)
 }
 END_TEST
 
+/* The tensor loop (a fast path for finite pairs, the plain definitions for
+ * the rest) agrees with eq_compare_element applied one element at a time,
+ * on data with NaN, Inf, zeros and huge values mixed in. */
+START_TEST(tensor_matches_element_function)
+{
+    enum { N = 2000 };
+    static double av[N], bv[N];
+    const double specials[6] = {NAN, INFINITY, -INFINITY, 0.0, 1e308, -1e308};
+    uint32_t seed = 99;
+    for (int i = 0; i < N; i++) {
+        bv[i] = ((double)lcg(&seed) / (1 << 24) - 0.5) * 8;
+        av[i] = bv[i] + ((double)lcg(&seed) / (1 << 24) - 0.5) * pow(10, -(int)(lcg(&seed) % 12));
+        if (lcg(&seed) % 23 == 0)
+            av[i] = specials[lcg(&seed) % 6];
+        if (lcg(&seed) % 29 == 0)
+            bv[i] = specials[lcg(&seed) % 6];
+    }
+    int64_t s[1] = {N};
+    eq_tensor a, b;
+    view64(&a, 1, s, av);
+    view64(&b, 1, s, bv);
+    for (int equal_nan = 0; equal_nan <= 1; equal_nan++) {
+        eq_compare_opts o = tol(1e-5, 1e-7);
+        o.equal_nan = equal_nan;
+        eq_diff d;
+        ck_assert_int_eq(eq_compare_tensors(&a, &b, &o, &d, NULL), EQ_OK);
+        int64_t mism = 0, finite = 0, skipped = 0, nonfin = 0, hist[EQ_DIFF_HIST_BINS] = {0};
+        double max_abs = 0, max_rel = 0;
+        for (int i = 0; i < N; i++) {
+            eq_elem_diff e = eq_compare_element(av[i], bv[i], &o);
+            mism += !e.close;
+            if (e.finite) {
+                finite++;
+                max_abs = fmax(max_abs, e.abs);
+                if (e.rel_defined)
+                    max_rel = fmax(max_rel, e.rel);
+                else
+                    skipped++;
+                hist[eq_compare_hist_bin(e.abs)]++;
+            } else {
+                nonfin += !e.close;
+                hist[e.close ? EQ_DIFF_HIST_ZERO : EQ_DIFF_HIST_NONFINITE]++;
+            }
+        }
+        ck_assert_int_gt(nonfin, 0);
+        ck_assert_int_eq(d.mismatched, mism);
+        ck_assert_int_eq(d.finite_pairs, finite);
+        ck_assert_int_eq(d.rel_skipped, skipped);
+        ck_assert_int_eq(d.nonfinite_mismatched, nonfin);
+        ck_assert(d.max_abs_diff == max_abs);
+        ck_assert(d.max_rel_diff == max_rel);
+        for (int k = 0; k < EQ_DIFF_HIST_BINS; k++)
+            ck_assert_int_eq(d.hist[k], hist[k]);
+        ck_assert(isinf(d.atol_needed));
+        ck_assert(isinf(d.worst_abs_diff) && isinf(d.worst_ratio));
+    }
+}
+END_TEST
+
 START_TEST(rtol_needed_passes_and_is_tight)
 {
     double av[4] = {1.001, -2.0, 100.5, 0.0}, bv[4] = {1.0, -2.002, 100.0, 0.0};
@@ -409,6 +469,28 @@ START_TEST(histogram_bins)
     ck_assert(eq_compare_hist_upper(7) == 1e-6);
     ck_assert(eq_compare_hist_upper(13) == 1);
     ck_assert(isinf(eq_compare_hist_upper(14)));
+    /* The fast bin (from the binary exponent) against the definition:
+     * 1 + the number of upper edges below d, over every binade from
+     * subnormals to 2^3 and both neighbours of every edge. */
+    for (int e = -1080; e < 4; e++) {
+        double base = ldexp(1.0, e);
+        double probes[5] = {base, nextafter(base, 0), base * 1.3, base * 1.7,
+                            nextafter(2 * base, 0)};
+        for (int p = 0; p < 5; p++) {
+            double v = probes[p];
+            int want = v > 0;
+            for (int k = 1; k < 14; k++)
+                want += v > eq_compare_hist_upper(k);
+            ck_assert_msg(eq_compare_hist_bin(v) == want, "bin of %a: %d, want %d", v,
+                          eq_compare_hist_bin(v), want);
+        }
+    }
+    for (int k = 1; k < 14; k++) {
+        double edge = eq_compare_hist_upper(k);
+        ck_assert_int_eq(eq_compare_hist_bin(nextafter(edge, 0)), k);
+        ck_assert_int_eq(eq_compare_hist_bin(nextafter(edge, 2)), k + 1);
+    }
+    ck_assert_int_eq(eq_compare_hist_bin(DBL_MAX), 14);
     /* Each label's upper edge puts the edge itself in that bin. */
     for (int k = 1; k < 14; k++)
         ck_assert_int_eq(eq_compare_hist_bin(eq_compare_hist_upper(k)), k);
@@ -712,6 +794,7 @@ static Suite *compare_suite(void)
     tcase_add_test(tc, hand_case_vector);
     tcase_add_test(tc, hand_case_matrix_message);
     tcase_add_test(tc, metrics_match_definitions);
+    tcase_add_test(tc, tensor_matches_element_function);
     tcase_add_test(tc, rtol_needed_passes_and_is_tight);
     tcase_add_test(tc, expected_zero);
     tcase_add_test(tc, nonfinite_counting);
