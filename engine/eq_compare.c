@@ -99,13 +99,6 @@ uint64_t eq_compare_ulp_f64(double a, double b)
     return ka > kb ? ka - kb : kb - ka;
 }
 
-/* Upper edges of bins 0..13; literals, so each edge is exactly the double
- * nearest the decade and the tests can state bins with the same literals. */
-static const double hist_upper[14] = {
-    0,     1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7,
-    1e-6,  1e-5,  1e-4,  1e-3,  1e-2, 1e-1, 1,
-};
-
 static const char *const hist_labels[EQ_DIFF_HIST_BINS] = {
     "0",              "(0, 1e-12]",     "(1e-12, 1e-11]", "(1e-11, 1e-10]",
     "(1e-10, 1e-09]", "(1e-09, 1e-08]", "(1e-08, 1e-07]", "(1e-07, 1e-06]",
@@ -125,7 +118,9 @@ static const unsigned char binade_bin[43] = {
     8,  8,  8,  9,  9,  9,  10, 10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 13, 14,
 };
 
-/* Upper edge of bins 0..14 for the compare above (bin 14 has none). */
+/* Inclusive upper edges of bins 0..14 (bin 14, >1, has none). Literals,
+ * so each edge is exactly the double nearest its decade and the tests can
+ * state bins with the same literals. */
 static const double bin_upper[15] = {
     0,    1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6,
     1e-5, 1e-4,  1e-3,  1e-2,  1e-1, 1,    INFINITY,
@@ -155,7 +150,7 @@ const char *eq_compare_hist_label(int bin)
 double eq_compare_hist_upper(int bin)
 {
     if (bin >= 0 && bin < 14)
-        return hist_upper[bin];
+        return bin_upper[bin];
     return INFINITY;
 }
 
