@@ -169,8 +169,10 @@ struct eq_node {
     const char *path;      /* JSON path of the statement, for messages */
     const char *as;        /* save the output under this tensor name, or NULL;
                               the parser sets it to `endpoint` when only that
-                              is given, so an endpoint is also a tensor name */
-    const char *endpoint;  /* report the output under this endpoint name */
+                              is given */
+    const char *endpoint;  /* report the output under this endpoint name; an
+                              endpoint is also a tensor name (bind the output
+                              under both `as` and `endpoint`) */
     const char *input;     /* read this tensor instead of the previous output
                               (any node kind), or NULL. "input" is the model
                               input. Added by the model parser. */

@@ -195,6 +195,9 @@ static eq_status finish(mp_ctx *c, eq_node *n, const stmt_common *sc)
     int found;
     if (n->as && eq_model_nameset_add(c, &c->tensors, n->as, NULL, &found, NULL) != EQ_OK)
         return eq_model_nomem(c, sc->as ? sc->as_v.path : sc->endpoint_v.path);
+    if (n->endpoint &&
+        eq_model_nameset_add(c, &c->tensors, n->endpoint, NULL, &found, NULL) != EQ_OK)
+        return eq_model_nomem(c, sc->endpoint_v.path);
     if (n->endpoint) {
         const char *first = NULL;
         if (eq_model_nameset_add(c, &c->endpoints, n->endpoint, n->path, &found, &first) !=
