@@ -491,7 +491,8 @@ eq_model *eq_model_parse_string(const char *text, const json_t *args, eq_error *
     json_error_t je;
     json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
-        if (json_error_code(&je) == json_error_out_of_memory)
+        /* jansson leaves the error empty when its lexer cannot allocate. */
+        if (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0')
             eq_error_set_path(err, EQ_ERR_NOMEM, "", "out of memory while reading the model");
         else
             eq_error_set_path(err, EQ_ERR_INVALID, "", "invalid JSON at line %d, column %d: %s",
@@ -519,7 +520,7 @@ eq_model *eq_model_parse_file(const char *filename, const json_t *args, eq_error
         if (code == json_error_cannot_open_file)
             eq_error_set_path(err, EQ_ERR_IO, "", "%s: cannot read the model file: %s", filename,
                               je.text);
-        else if (code == json_error_out_of_memory)
+        else if (code == json_error_out_of_memory || je.text[0] == '\0')
             eq_error_set_path(err, EQ_ERR_NOMEM, "", "%s: out of memory while reading",
                               filename);
         else
