@@ -240,10 +240,13 @@ typedef struct eq_model {
  * input; frees everything it allocated on failure. */
 eq_model *eq_model_parse(const json_t *model, const json_t *args,
                          const char *path_prefix, eq_error *err);
-/* Convenience: read and parse a file (path in messages is the file name). */
+/* Convenience: read and parse a file. err->path is the JSON path inside the
+ * file and err->message starts with the file name; a file that cannot be
+ * read is EQ_ERR_IO. */
 eq_model *eq_model_parse_file(const char *filename, const json_t *args,
                               eq_error *err);
-/* Parse from a string (jansson's line/column on malformed JSON). */
+/* Parse from a string (jansson's line/column on malformed JSON; duplicate
+ * keys are an error). */
 eq_model *eq_model_parse_string(const char *text, const json_t *args,
                                 eq_error *err);
 void eq_model_free(eq_model *m);

@@ -20,19 +20,24 @@ static json_t *chk(dumper *d, json_t *j)
     return j;
 }
 
+/* jansson's *_new calls take the reference even when they fail. */
 static void set(dumper *d, json_t *o, const char *key, json_t *v)
 {
-    if (!o || !v || json_object_set_new(o, key, v) != 0) {
+    if (!o || !v) {
         d->failed = 1;
         json_decref(v);
+    } else if (json_object_set_new(o, key, v) != 0) {
+        d->failed = 1;
     }
 }
 
 static void push(dumper *d, json_t *a, json_t *v)
 {
-    if (!a || !v || json_array_append_new(a, v) != 0) {
+    if (!a || !v) {
         d->failed = 1;
         json_decref(v);
+    } else if (json_array_append_new(a, v) != 0) {
+        d->failed = 1;
     }
 }
 

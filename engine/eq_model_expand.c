@@ -61,22 +61,16 @@ mp_block *eq_model_find_block(mp_ctx *c, const char *name)
     return NULL;
 }
 
-const char *eq_model_block_list(mp_ctx *c)
+void eq_model_block_list(const mp_ctx *c, char *buf, size_t n)
 {
-    static char none[] = "none";
-    size_t len = 1;
-    for (int i = 0; i < c->n_blocks; i++)
-        len += strlen(c->blocks[i].name) + 2;
-    char *s = eq_arena_alloc(c->a, len);
-    if (!s || c->n_blocks == 0)
-        return none;
-    s[0] = '\0';
-    for (int i = 0; i < c->n_blocks; i++) {
-        if (i)
-            strcat(s, ", ");
-        strcat(s, c->blocks[i].name);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->n_blocks && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", c->blocks[i].name);
+        len += w > 0 ? (size_t)w : 0;
     }
-    return s;
+    if (c->n_blocks == 0)
+        snprintf(buf, n, "none");
 }
 
 /* ---- constructs ------------------------------------------------------------ */
@@ -590,9 +584,12 @@ static eq_status block_name(mp_ctx *c, const mp_val *v, mp_block **out)
     }
     const char *name = json_string_value(v->j);
     *out = eq_model_find_block(c, name);
-    if (!*out)
+    if (!*out) {
+        char list[512];
+        eq_model_block_list(c, list, sizeof list);
         return eq_model_fail(c, EQ_ERR_INVALID, v->path, "unknown block '%.60s'; defined: %s",
-                             name, eq_model_block_list(c));
+                             name, list);
+    }
     return EQ_OK;
 }
 

@@ -200,7 +200,7 @@ typedef eq_status (*mp_block_ref_fn)(mp_ctx *c, const char *name, const mp_path 
 eq_status eq_model_walk_block_refs(mp_ctx *c, const json_t *list, const mp_path *p,
                                    int depth, mp_block_ref_fn fn, void *user);
 mp_block *eq_model_find_block(mp_ctx *c, const char *name);
-/* "block35, block17, block8" (arena). */
-const char *eq_model_block_list(mp_ctx *c);
+/* "block35, block17, block8" (or "none") into buf, for messages. */
+void eq_model_block_list(const mp_ctx *c, char *buf, size_t n);
 
 #endif

@@ -290,9 +290,12 @@ static eq_status on_ref(mp_ctx *c, const char *name, const mp_path *p, void *use
 {
     ref_walk *w = user;
     mp_block *t = eq_model_find_block(c, name);
-    if (!t)
+    if (!t) {
+        char list[512];
+        eq_model_block_list(c, list, sizeof list);
         return eq_model_fail(c, EQ_ERR_INVALID, p, "unknown block '%.60s'; defined: %s", name,
-                             eq_model_block_list(c));
+                             list);
+    }
     if (t->state == 1) {
         char cycle[512];
         size_t len = 0;
