@@ -143,11 +143,9 @@ eq_status eq_model_get_string(mp_ctx *c, const mp_val *v, const char *what,
 eq_status eq_model_get_scope_name(mp_ctx *c, const mp_val *v, const char **out);
 /* A tensor name ("as", "endpoint", "input", "inputs", "outputs"). */
 eq_status eq_model_get_tensor_name(mp_ctx *c, const mp_val *v, const char **out);
-/* Resolve and check the JSON type: object / array. */
+/* Resolve and check that the value is an object. */
 eq_status eq_model_get_object(mp_ctx *c, const mp_val *v, const char *what,
                               mp_val *out);
-eq_status eq_model_get_array(mp_ctx *c, const mp_val *v, const char *what,
-                             mp_val *out);
 /* Every key of object o must be in `allowed` (NULL-terminated); otherwise
  * "unknown key 'k' in <what>; allowed: a, b, c". */
 eq_status eq_model_check_keys(mp_ctx *c, const mp_val *o, const char *const *allowed,

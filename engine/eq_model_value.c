@@ -380,16 +380,6 @@ eq_status eq_model_get_object(mp_ctx *c, const mp_val *v, const char *what, mp_v
     return EQ_OK;
 }
 
-eq_status eq_model_get_array(mp_ctx *c, const mp_val *v, const char *what, mp_val *out)
-{
-    eq_status st = eq_model_resolve(c, v, out);
-    if (st != EQ_OK)
-        return st;
-    if (!out->j || !json_is_array(out->j))
-        return expected(c, out, what);
-    return EQ_OK;
-}
-
 eq_status eq_model_check_keys(mp_ctx *c, const mp_val *o, const char *const *allowed,
                               const char *what)
 {

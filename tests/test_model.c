@@ -709,6 +709,37 @@ START_TEST(model_fields_params_and_args)
 }
 END_TEST
 
+START_TEST(many_tensor_names)
+{
+    /* 300 names: the name table grows and rehashes several times */
+    char *text = malloc(1 << 16);
+    size_t len = (size_t)sprintf(text, "{\"body\": [");
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(text + len, "%s{\"relu\": {}, \"%s\": \"t%d\"}", i ? ", " : "",
+                               i % 2 ? "as" : "endpoint", i);
+    len += (size_t)sprintf(text + len, ", {\"concat\": {\"inputs\": [");
+    for (int i = 0; i < 64; i++)
+        len += (size_t)sprintf(text + len, "%s\"t%d\"", i ? ", " : "", i * 4);
+    sprintf(text + len, "]}}], \"outputs\": [\"t0\", \"t299\", \"t150\"]}");
+    eq_error err;
+    eq_model *m = eq_model_parse_string(text, NULL, &err);
+    if (!m)
+        ck_abort_msg("%s: %s", err.path, err.message);
+    ck_assert_int_eq(m->n_body, 301);
+    ck_assert_str_eq(m->body[299]->as, "t299");
+    ck_assert_str_eq(m->body[298]->endpoint, "t298");
+    ck_assert_int_eq(m->body[300]->layer.n_inputs, 64);
+    eq_model_free(m);
+    /* and one name too many is still found missing */
+    strcpy(text + strlen(text) - 3, "1\"]}");
+    ck_assert_ptr_null(eq_model_parse_string(text, NULL, &err));
+    ck_assert_str_eq(err.path, "outputs[2]");
+    ck_assert_str_eq(err.message,
+                     "unknown tensor 't1501': no statement saves it with \"as\" or \"endpoint\"");
+    free(text);
+}
+END_TEST
+
 START_TEST(path_prefix_and_null_arguments)
 {
     json_t *j = json_loads("{\"body\": [{\"relu\": {}}, {\"relu\": {\"x\": 1}}], "
@@ -1609,6 +1640,39 @@ static void check_round_trip(eq_model *m)
     eq_model_free(m2);
 }
 
+START_TEST(all_constructs_fixture)
+{
+    eq_error err;
+    eq_model *m = eq_model_parse_file(src_path("tests/fixtures/model/all_constructs.json"), NULL,
+                                      &err);
+    if (!m)
+        ck_abort_msg("%s: %s", err.path, err.message);
+    ck_assert_int_eq(m->input_shape[3], 8);
+    const eq_layer *b = find_layer(m->body, m->n_body, "b");
+    ck_assert_int_eq(b->rate[0], 1); /* "$rate" = [1, 2] */
+    ck_assert_int_eq(b->rate[1], 2);
+    ck_assert_str_eq(b->weights_init.kind, "truncated_normal"); /* a default "$init" */
+    ck_assert_double_eq(b->weights_init.stddev, 0.02);
+    ck_assert_double_eq(b->bn.decay, 0.99);
+    ck_assert_double_eq(find_layer(m->body, m->n_body, "bn")->bn.decay, 0.99);
+    const eq_node *net = m->body[0];
+    ck_assert_str_eq(net->body[2]->default_name, "Unit");
+    ck_assert_str_eq(net->body[4]->scope_name, "leaves");
+    ck_assert_str_eq(net->body[4]->body[1]->scope_name, "leaves_2");
+    ck_assert_str_eq(net->body[5]->default_name, "Tail");
+    ck_assert_int_eq(net->body[6]->layer.type, EQ_LAYER_AVG_POOL2D); /* the if arm */
+    ck_assert_str_eq(net->body[6]->path, "body[0].body[6].body[0]");
+    ck_assert_int_eq(net->body[8]->layer.type, EQ_LAYER_FLATTEN);
+    eq_model_free(m);
+    json_t *args = json_pack("{s:b}", "deep", 0);
+    m = eq_model_parse_file(src_path("tests/fixtures/model/all_constructs.json"), args, &err);
+    json_decref(args);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(m->body[0]->body[6]->layer.type, EQ_LAYER_IDENTITY); /* else */
+    eq_model_free(m);
+}
+END_TEST
+
 START_TEST(dump_round_trips)
 {
     for (const char *const *f = zoo_files; *f; f++) {
@@ -1617,6 +1681,10 @@ START_TEST(dump_round_trips)
         eq_model_free(m);
     }
     eq_model *m = parse_ok(blocks_model);
+    check_round_trip(m);
+    eq_model_free(m);
+    m = eq_model_parse_file(src_path("tests/fixtures/model/all_constructs.json"), NULL, NULL);
+    ck_assert_ptr_nonnull(m);
     check_round_trip(m);
     eq_model_free(m);
     m = parse_ok(
@@ -1659,6 +1727,7 @@ static Suite *model_suite(void)
     tcase_add_test(t, repeat_names_like_slim);
     tcase_add_test(t, if_statements);
     tcase_add_test(t, model_fields_params_and_args);
+    tcase_add_test(t, many_tensor_names);
     tcase_add_test(t, path_prefix_and_null_arguments);
     suite_add_tcase(s, t);
     t = tcase_create("errors");
@@ -1676,6 +1745,7 @@ static Suite *model_suite(void)
     tcase_add_test(t, zoo_inception_resnet_v2_variable_order);
     tcase_add_test(t, zoo_inception_resnet_v2_layer_details);
     tcase_add_test(t, zoo_small_examples);
+    tcase_add_test(t, all_constructs_fixture);
     tcase_add_test(t, dump_shows_expansion);
     tcase_add_test(t, dump_round_trips);
     suite_add_tcase(s, t);
