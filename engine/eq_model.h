@@ -200,7 +200,7 @@ struct eq_node {
 
 /* Static limits: past them the parser returns EQ_ERR_LIMIT. Nesting counts
  * statements inside statements and block calls; nodes count the expanded
- * AST (Inception-ResNet-v2 has about 1,400). */
+ * AST (Inception-ResNet-v2 has 492 nodes). */
 #define EQ_MODEL_MAX_DEPTH 64
 #define EQ_MODEL_MAX_NODES 100000
 #define EQ_MODEL_MAX_REPEAT 10000

@@ -680,6 +680,12 @@ static eq_status repeat_stmt(mp_ctx *c, const mp_val *stmt, const mp_defaults *d
         if ((st = eq_model_get_scope_name(c, &sv, &n->scope_name)) != EQ_OK)
             return st;
         base = n->scope_name;
+        /* the copies' names ("<scope>_10000") must stay valid scope names */
+        if (strlen(base) > 190) {
+            mp_val r;
+            eq_model_resolve(c, &sv, &r);
+            return eq_model_fail_val(c, &r, "a repeat's scope name has at most 190 characters");
+        }
     } else {
         n->default_name = "Repeat";
     }

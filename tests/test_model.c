@@ -1120,6 +1120,12 @@ START_TEST(errors_blocks)
     expect_err("{'body': [{'repeat': {'count': 2, 'layer': 'relu'}}], 'outputs': ['input']}",
                "body[0].repeat.layer",
                "unknown key 'layer' in a repeat; allowed: count, block, args, scope");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{'blocks': {'b': {'body': []}}, 'body': [{'repeat': {'count': 1, 'block': 'b',"
+             " 'scope': '%0191d'}}], 'outputs': ['input']}",
+             0);
+    expect_err(text, "body[0].repeat.scope", "a repeat's scope name has at most 190 characters");
     expect_err("{'body': [{'repeat': 2}], 'outputs': ['input']}", "body[0].repeat",
                "expected {\"count\": n, \"block\": name, \"args\": {...}}, got 2");
 }
