@@ -1254,7 +1254,7 @@ START_TEST(zoo_files_parse)
 END_TEST
 
 typedef struct counts {
-    int bn_convs, up_projections, fcs, endpoints;
+    int nodes, bn_convs, up_projections, fcs, endpoints;
     const char *endpoint[32];
 } counts;
 
@@ -1262,6 +1262,7 @@ static void count_nodes(eq_node *const *body, int n, counts *c)
 {
     for (int i = 0; i < n; i++) {
         const eq_node *x = body[i];
+        c->nodes++;
         switch (x->kind) {
         case EQ_NODE_LAYER:
             if (x->layer.type == EQ_LAYER_CONV2D && x->layer.has_normalizer)
@@ -1294,6 +1295,7 @@ START_TEST(zoo_inception_resnet_v2_counts)
     eq_model *m = zoo("inception_resnet_v2.json", NULL);
     counts c = {0};
     count_nodes(m->body, m->n_body, &c);
+    ck_assert_int_eq(c.nodes, 492);
     ck_assert_int_eq(c.bn_convs, 206);
     ck_assert_int_eq(c.up_projections, 40);
     ck_assert_int_eq(c.fcs, 2);
