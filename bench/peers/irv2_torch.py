@@ -301,6 +301,27 @@ def cmd_export(args):
            "torch_version": torch.__version__})
 
 
+def _numpy_conv_unit(tensors, base, x, stride, padding):
+    """Direct NHWC x HWIO conv + inference BatchNorm + ReLU in float64, written
+    from the spec's formulas (independent of torch's layouts)."""
+    w = tensors[base + "weights:0"].astype(np.float64)
+    kh, kw, cin, cout = w.shape
+    x = x.astype(np.float64)
+    if padding == "SAME":
+        x = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    n, h, wd, _ = x.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    y = np.zeros((n, oh, ow, cout))
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride, :]
+            y += patch @ w[i, j]
+    bn = {k: tensors[base + f"BatchNorm/{k}:0"].astype(np.float64)
+          for k in ("gamma", "beta", "moving_mean", "moving_variance")}
+    y = bn["gamma"] * (y - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + 0.001) + bn["beta"]
+    return np.maximum(y, 0.0)
+
+
 def cmd_check(args):
     """Proves the module is the spec's network (exit 1 on any failure)."""
     torch, irv2_net = _import_torch()
@@ -392,6 +413,19 @@ def cmd_check(args):
             n = "InceptionResnetV2/Mixed_5b/Branch_3/Conv2d_0b_1x1/BatchNorm/moving_variance:0"
             ok("BN moving_variance load",
                np.array_equal(model.mixed5b.b3b.bn.running_var.numpy(), tensors[n]))
+            # Random weights make the kernel asymmetric, so a kh/kw or in/out
+            # swap shows here even where shapes would still fit.
+            for scope, unit, cin, hw, stride in (
+                    ("Conv2d_1a_3x3", model.conv1a, 3, 11, 2),
+                    ("Repeat_1/block17_3/Branch_1/Conv2d_0b_1x7", model.repeat1[2].b1b, 128, 9, 1)):
+                x = np.random.default_rng(2).standard_normal((1, hw, hw + 2, cin), dtype=np.float32)
+                ref = _numpy_conv_unit(tensors, "InceptionResnetV2/" + scope + "/", x, stride,
+                                       "VALID" if stride == 2 else "SAME")
+                with torch.inference_mode():
+                    got = _nhwc(unit(torch.from_numpy(x).permute(0, 3, 1, 2))).numpy()
+                err = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+                ok(f"{scope} unit == numpy NHWC/HWIO reference", err <= 1e-4 * max(1.0, np.abs(ref).max()),
+                   f"(shapes {list(got.shape)} {list(ref.shape)}, max abs err {err:.2e})")
 
     failed = sum(1 for _, good in results if not good)
     print(f"{len(results) - failed} passed, {failed} failed")
