@@ -31,9 +31,14 @@ import time  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import numpy as np  # noqa: E402
+DEBIAN_PYTHON = "/usr/bin/python3"
+try:
+    import numpy as np  # noqa: E402
 
-import st_io  # noqa: E402
+    import st_io  # noqa: E402
+    _NUMPY_ERROR = None
+except ImportError as _e:
+    _NUMPY_ERROR = _e
 
 DEFAULT_SPEC = os.environ.get("EQ_IRV2_SPEC", "/work/shared/spec/irv2")
 IMAGE = 299
@@ -44,13 +49,26 @@ def _emit(obj):
     sys.stdout.flush()
 
 
+def _reexec_debian_python():
+    """The python3 first on PATH here lacks torch; Debian's has it. Re-run
+    under it once instead of failing on an easy mistake."""
+    if (os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON)
+            and os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("EQ_PEERS_REEXEC")):
+        os.environ["EQ_PEERS_REEXEC"] = "1"
+        sys.stdout.flush()
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
+
+
 def _import_torch(peer="pytorch", batch=None):
     """Import torch and the network, or print an 'unavailable' line and exit 3."""
     try:
+        if _NUMPY_ERROR is not None:
+            raise _NUMPY_ERROR
         import torch  # noqa: F401
         import irv2_net
     except Exception as e:  # ImportError, or a broken shared library
-        line = {"peer": peer, "unavailable": f"torch not importable by {sys.executable}: {e}"}
+        _reexec_debian_python()
+        line = {"peer": peer, "unavailable": f"torch/numpy not importable by {sys.executable}: {e}"}
         if batch is not None:
             line["batch"] = batch
         _emit(line)
@@ -230,6 +248,9 @@ def _nhwc(t):
 
 
 def cmd_logits(args):
+    ext = os.path.splitext(args.out)[1]
+    if ext not in (".npy", ".json", ".safetensors"):
+        raise SystemExit(f"--out {args.out}: extension must be .npy, .json or .safetensors")
     torch, irv2_net = _import_torch()
     torch.set_num_threads(args.threads)
     model = build_model(torch, irv2_net, not args.no_aux, not args.no_bn_scale)
@@ -252,7 +273,6 @@ def cmd_logits(args):
     if eps:
         for k, v in eps.items():
             out.setdefault(k, np.ascontiguousarray(_nhwc(v).numpy()))
-    ext = os.path.splitext(args.out)[1]
     if ext == ".npy":
         np.save(args.out, out["Logits"])
     elif ext == ".safetensors":
@@ -432,6 +452,11 @@ def cmd_check(args):
     return 1 if failed else 0
 
 
+def _user_errors():
+    errs = (WeightError, OSError)
+    return errs + (st_io.SafetensorsError,) if _NUMPY_ERROR is None else errs
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -495,7 +520,7 @@ def main(argv=None):
     try:
         return {"make-weights": cmd_make_weights, "bench": cmd_bench, "logits": cmd_logits,
                 "export": cmd_export, "check": cmd_check}[args.cmd](args) or 0
-    except (WeightError, st_io.SafetensorsError, OSError) as e:
+    except _user_errors() as e:
         print(f"irv2_torch.py {args.cmd}: {e}", file=sys.stderr)
         return 2
 

@@ -24,9 +24,9 @@ if [ -n "$missing_debs" ]; then
     else
         # Other jobs on the machine may hold the dpkg lock; wait rather than fail.
         export DEBIAN_FRONTEND=noninteractive
-        if ! apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs; then
+        if ! apt-get -q -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs; then
             apt-get -o DPkg::Lock::Timeout=900 update >/dev/null 2>&1 || true
-            apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs || {
+            apt-get -q -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs || {
                 echo "setup: MISSING:$missing_debs (apt-get install failed; the PyTorch peer is unavailable)" >&2
                 fail=1
             }
@@ -46,9 +46,11 @@ else
     if [ ! -f "$here/.npmrc" ] || ! grep -q 'onnxruntime-node-install=skip' "$here/.npmrc"; then
         echo "setup: $here/.npmrc lacks onnxruntime-node-install=skip; the install would try to download CUDA files" >&2
     fi
-    echo "setup: npm install in $here"
     if [ -f "$here/package-lock.json" ]; then cmd="npm ci"; else cmd="npm install"; fi
-    if ! (cd "$here" && $cmd --no-audit --no-fund); then
+    echo "setup: $cmd in $here"
+    # The same setting as .npmrc, by environment too: newer npm warns that
+    # unknown project config keys will stop being passed to install scripts.
+    if ! (cd "$here" && npm_config_onnxruntime_node_install=skip $cmd --no-audit --no-fund); then
         echo "setup: MISSING: onnxruntime-node ($cmd failed in $here); the ONNX Runtime peer is unavailable" >&2
         fail=1
     fi
