@@ -230,6 +230,7 @@ def cmd_bench(args):
         "peer": "pytorch",
         "batch": args.batch,
         "ms_per_image_median": round(statistics.median(per_image), 3),
+        "ms_per_image_min": round(min(per_image), 3),
         "ms_runs": [round(r, 3) for r in runs],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "rss_after_load_mb": rss_loaded,

@@ -130,6 +130,7 @@ async function main() {
     peer: 'onnxruntime',
     batch: args.batch,
     ms_per_image_median: r3(median(perImage)),
+    ms_per_image_min: r3(Math.min(...perImage)),
     ms_runs: runs.map(r3),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024 * 10) / 10,
     rss_after_load_mb: Math.round(rssLoaded * 10) / 10,
