@@ -93,7 +93,11 @@ elif [ ! -f "$onnx" ] || [ "$weights" -nt "$onnx" ]; then
     fi
 fi
 
+# CPU pressure ("some" = share of time a runnable task waited for a core)
+# shows whether other jobs were competing with the timed runs.
+psi() { sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/avg10=\1 avg60=\2/p' /proc/pressure/cpu 2>/dev/null; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+psi_before=$(psi)
 results="$outdir/run_peers.$$.jsonl"
 : > "$results"
 
@@ -142,8 +146,9 @@ done
 
 # Summary: per peer (and torch layout), the median of the rounds' medians.
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-node - "$results" "$batch" "$load_before" "$load_after" <<'EOF' || true
-const [file, batch, before, after] = process.argv.slice(2);
+psi_after=$(psi)
+node - "$results" "$batch" "$load_before" "$load_after" "$psi_before" "$psi_after" <<'EOF' || true
+const [file, batch, before, after, psiBefore, psiAfter] = process.argv.slice(2);
 const lines = require('fs').readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -158,7 +163,8 @@ for (const l of lines) {
 const r3 = (x) => Math.round(x * 1000) / 1000;
 const summary = { summary: true, batch: Number(batch), ms_per_image_median_of_rounds: {},
   ms_per_image_best_round_median: {}, ms_per_image_min: {}, peak_rss_mb_max: {}, rounds: {},
-  loadavg_before: before, loadavg_after: after, date: new Date().toISOString() };
+  loadavg_before: before, loadavg_after: after, cpu_pressure_some_before: psiBefore,
+  cpu_pressure_some_after: psiAfter, date: new Date().toISOString() };
 for (const [k, ls] of Object.entries(groups)) {
   const meds = ls.map((l) => l.ms_per_image_median);
   summary.ms_per_image_median_of_rounds[k] = r3(med(meds));
