@@ -46,6 +46,10 @@ for v in "$batch" "$runs" "$rounds" "$threads"; do
     case "$v" in ''|*[!0-9]*|0) die "batch, runs, rounds and threads must be positive integers" ;; esac
 done
 case "$warmup" in ''|*[!0-9]*) die "--warmup must be a non-negative integer" ;; esac
+IFS=, read -r -a variant_list <<< "$variants"
+for v in "${variant_list[@]}"; do
+    case "$v" in channels_last|default) ;; *) die "--torch-variants: unknown variant $v (channels_last, default)" ;; esac
+done
 mkdir -p "$outdir" || die "cannot create $outdir"
 
 # JSON string from arbitrary text (reasons quote stderr lines).
@@ -117,17 +121,12 @@ run() {
     printf '%s\n' "$line" | tee -a "$results"
 }
 
-IFS=, read -r -a variant_list <<< "$variants"
 [ "$torch_ok" = 1 ] || unavailable pytorch "$torch_reason" | tee -a "$results"
 [ "$ort_ok" = 1 ] || unavailable onnxruntime "$ort_reason" | tee -a "$results"
 for ((r = 1; r <= rounds; r++)); do
     if [ "$torch_ok" = 1 ]; then
         for v in "${variant_list[@]}"; do
-            case "$v" in
-                channels_last) flag=(--channels-last) ;;
-                default) flag=() ;;
-                *) die "--torch-variants: unknown variant $v (channels_last, default)" ;;
-            esac
+            if [ "$v" = channels_last ]; then flag=(--channels-last); else flag=(); fi
             run pytorch "$r" "${torch_env[@]}" "$py" "$here/irv2_torch.py" bench \
                 --weights "$weights" --batch "$batch" --runs "$runs" --warmup "$warmup" \
                 --threads "$threads" "${flag[@]}"
