@@ -24,8 +24,10 @@ if [ -n "$missing_debs" ]; then
     else
         # Other jobs on the machine may hold the dpkg lock; wait rather than fail.
         export DEBIAN_FRONTEND=noninteractive
+        # shellcheck disable=SC2086 # the package list is meant to split
         if ! apt-get -q -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs; then
             apt-get -o DPkg::Lock::Timeout=900 update >/dev/null 2>&1 || true
+            # shellcheck disable=SC2086
             apt-get -q -o DPkg::Lock::Timeout=900 install -y --no-install-recommends $missing_debs || {
                 echo "setup: MISSING:$missing_debs (apt-get install failed; the PyTorch peer is unavailable)" >&2
                 fail=1
