@@ -6,7 +6,6 @@
 #include "eq_blas.h"
 
 #include <blis.h>
-#include <errno.h>
 #include <limits.h>
 #include <omp.h>
 #include <pthread.h>
@@ -126,8 +125,10 @@ char *eq_cpu_features_str(const eq_cpu_features *f, char *buf, size_t n)
         if (!list[i].on)
             continue;
         int w = snprintf(buf + used, n - used, "%s%s", used ? " " : "", list[i].name);
-        if (w < 0 || (size_t)w >= n - used)
+        if (w < 0 || (size_t)w >= n - used) {
+            buf[used] = '\0'; /* drop a name that did not fit whole */
             break;
+        }
         used += (size_t)w;
     }
     return buf;
@@ -138,16 +139,28 @@ static int is_set(const char *s)
     return s && s[0] != '\0';
 }
 
+/* Digits only (no sign, no spaces), at most 9 of them. */
+static int parse_count(const char *s, long *out)
+{
+    long v = 0;
+    size_t i = 0;
+    for (; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 9)
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return i > 0;
+}
+
 eq_status eq_blas_arch_decide(const eq_cpu_features *cpu, const char *eq_blis_arch,
                               const char *blis_arch_type, eq_blas_arch_choice *out,
                               eq_error *err)
 {
     EQ_ASSERT(cpu && out);
     if (is_set(blis_arch_type)) {
-        char *end;
-        errno = 0;
-        long id = strtol(blis_arch_type, &end, 10);
-        if (errno || end == blis_arch_type || *end != '\0' || !arch_compiled_in(id))
+        long id;
+        if (!parse_count(blis_arch_type, &id) || !arch_compiled_in(id))
             return eq_error_set(err, EQ_ERR_INVALID,
                                 "BLIS_ARCH_TYPE='%s' is not the number of a kernel set "
                                 "this BLIS was built with (it takes the arch_t "
@@ -207,10 +220,8 @@ eq_status eq_blas_threads_decide(int threads_arg, const char *eq_threads_env,
         return EQ_OK;
     }
     if (is_set(eq_threads_env)) {
-        char *end;
-        errno = 0;
-        long v = strtol(eq_threads_env, &end, 10);
-        if (errno || end == eq_threads_env || *end != '\0' || v < 1 || v > 4096)
+        long v;
+        if (!parse_count(eq_threads_env, &v) || v < 1 || v > 4096)
             return eq_error_set(err, EQ_ERR_INVALID,
                                 "EQ_THREADS='%s' must be an integer from 1 to 4096",
                                 eq_threads_env);

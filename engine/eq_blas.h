@@ -17,6 +17,7 @@
 #define EQ_BLAS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "eq_error.h"
 
@@ -44,6 +45,14 @@ void eq_blas_set_threads(int threads);
  * setting belongs to the calling thread only and so would not reach a
  * server's worker threads. */
 int eq_blas_threads(void);
+
+/* eq_sgemm (row-major, see eq_ops.h) on exactly `threads` BLIS threads
+ * whatever eq_blas_set_threads said: 1 inside a parallel region that has
+ * already split the work between threads. */
+void eq_sgemm_threads(int threads, int trans_a, int trans_b, int64_t m, int64_t n,
+                      int64_t k, float alpha, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c,
+                      int64_t ldc);
 
 /* ---- the decision, separated from its effects so tests can drive it ----- */
 

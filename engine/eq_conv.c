@@ -12,6 +12,7 @@
  * whole K in the same order whatever the chunking, and the epilogue
  * (bias, activation) is the shared eq_epilogue_apply, so y equals conv, then
  * bias_add, then the activation, bit for bit. */
+#include <omp.h>
 #include <string.h>
 
 #include "eq_blas.h"
@@ -21,7 +22,10 @@
 /* Bytes of im2col panel per chunk. A chunk's panel, its slice of y and the
  * packed filter should stay in the 2 MiB L2 of a core; the bench measured
  * this (bench/README.md). */
-#define EQ_CONV_CHUNK_BYTES ((size_t)1 << 20)
+#define EQ_CONV_CHUNK_BYTES ((size_t)2 << 20)
+#define EQ_CONV_MIN_ROWS 512
+/* Split mode when every thread gets at least this many output rows. */
+#define EQ_CONV_SPLIT_MIN_ROWS 64
 
 typedef struct conv_geom {
     int64_t n, h, w, cin;      /* input */
@@ -112,10 +116,12 @@ static eq_status conv_geometry(const eq_tensor *x, const eq_tensor *w,
     if (st == EQ_OK)
         st = eq_conv_out_dim(g->w, g->kw, p->stride_w, p->dilation_w, p->padding, &g->wo,
                              &g->pad_left, &pad_after, err);
-    if (st != EQ_OK)
-        return eq_error_prefix(err, "conv2d: input %s with filter %s gives an empty "
-                                    "output: ",
-                               sx, sw);
+    if (st != EQ_OK) {
+        /* not `return eq_error_prefix(...)`: with err NULL that is EQ_OK */
+        eq_error_prefix(err, "conv2d: input %s with filter %s gives an empty output: ", sx,
+                        sw);
+        return st;
+    }
     if ((st = check_f32("input", x, err)) != EQ_OK ||
         (st = check_f32("filter", w, err)) != EQ_OK ||
         (bias && (st = check_f32("bias", bias, err)) != EQ_OK))
@@ -140,45 +146,176 @@ eq_status eq_conv2d_shape(const eq_tensor *x, const eq_tensor *w,
     return EQ_OK;
 }
 
-/* One patch row: the kh*kw*cin inputs under output pixel `row`, zeros where
- * the window hangs over the padding. */
-static void im2col_row(const conv_geom *g, const float *x, int64_t row, float *dst)
+/* im2col copies many short runs (kw*Cin floats: 9 for the stem conv), where
+ * a libc memcpy call costs more than the copy; GCC turns a plain loop back
+ * into that call, so short runs go through fixed-size moves. */
+static inline void copy_floats(float *d, const float *s, int64_t n)
+{
+    if (n >= 64) {
+        memcpy(d, s, (size_t)n * sizeof *d);
+        return;
+    }
+    for (; n >= 16; n -= 16, d += 16, s += 16)
+        memcpy(d, s, 16 * sizeof *d);
+    if (n >= 8) {
+        memcpy(d, s, 8 * sizeof *d);
+        n -= 8, d += 8, s += 8;
+    }
+    if (n >= 4) {
+        memcpy(d, s, 4 * sizeof *d);
+        n -= 4, d += 4, s += 4;
+    }
+    if (n >= 2) {
+        memcpy(d, s, 2 * sizeof *d);
+        n -= 2, d += 2, s += 2;
+    }
+    if (n)
+        *d = *s;
+}
+
+static inline void zero_floats(float *d, int64_t n)
+{
+    if (n >= 64) {
+        memset(d, 0, (size_t)n * sizeof *d);
+        return;
+    }
+    for (; n >= 4; n -= 4, d += 4)
+        memset(d, 0, 4 * sizeof *d);
+    for (; n > 0; n--)
+        *d++ = 0.0f;
+}
+
+/* The taps of filter row i under output pixel ow (whose window starts at
+ * input column w0) into d: kw*cin floats, zeros over the padding. */
+static inline void im2col_taps(const conv_geom *g, const float *src, int64_t w0,
+                               float *d)
+{
+    int64_t cin = g->cin;
+    if (g->dw == 1) {
+        /* The in-bounds taps are one contiguous run of the NHWC row. */
+        int64_t jlo = w0 < 0 ? -w0 : 0;
+        int64_t jhi = g->w - w0 < g->kw ? g->w - w0 : g->kw;
+        if (jhi < jlo)
+            jhi = jlo;
+        if (jlo > 0)
+            zero_floats(d, jlo * cin);
+        copy_floats(d + jlo * cin, src + (w0 + jlo) * cin, (jhi - jlo) * cin);
+        if (jhi < g->kw)
+            zero_floats(d + jhi * cin, (g->kw - jhi) * cin);
+        return;
+    }
+    for (int64_t j = 0; j < g->kw; j++) {
+        int64_t wc = w0 + j * g->dw;
+        if (wc < 0 || wc >= g->w)
+            zero_floats(d + j * cin, cin);
+        else
+            copy_floats(d + j * cin, src + wc * cin, cin);
+    }
+}
+
+/* Patch rows [r0, r1) into dst, row r at dst + (r - r0) * K: the
+ * kh*kw*cin inputs under each output pixel. Works along output rows, filter
+ * row by filter row, so the bookkeeping (divisions, bounds) is paid per
+ * stretch of an output row rather than per patch row: with a 3-channel
+ * input a patch row is 27 floats and that bookkeeping cost more than the
+ * copy. */
+EQ_TARGET_CLONES
+static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t r1,
+                        float *dst)
 {
     int64_t per_img = g->ho * g->wo;
-    int64_t n = row / per_img, r = row % per_img;
-    int64_t h0 = (r / g->wo) * g->sh - g->pad_top;
-    int64_t w0 = (r % g->wo) * g->sw - g->pad_left;
-    int64_t cin = g->cin, run = g->kw * cin;
-    const float *img = x + n * g->h * g->w * cin;
-    for (int64_t i = 0; i < g->kh; i++, dst += run) {
-        int64_t h = h0 + i * g->dh;
-        if (h < 0 || h >= g->h) {
-            memset(dst, 0, (size_t)run * sizeof *dst);
-            continue;
-        }
-        const float *src = img + h * g->w * cin;
-        if (g->dw == 1) {
-            /* The in-bounds part of a filter row is one contiguous run of
-             * the NHWC input. */
-            int64_t jlo = w0 < 0 ? -w0 : 0;
-            int64_t jhi = g->w - w0 < g->kw ? g->w - w0 : g->kw;
-            if (jhi < jlo)
-                jhi = jlo;
-            if (jlo > 0)
-                memset(dst, 0, (size_t)(jlo * cin) * sizeof *dst);
-            memcpy(dst + jlo * cin, src + (w0 + jlo) * cin,
-                   (size_t)((jhi - jlo) * cin) * sizeof *dst);
-            if (jhi < g->kw)
-                memset(dst + jhi * cin, 0, (size_t)((g->kw - jhi) * cin) * sizeof *dst);
-        } else {
-            for (int64_t j = 0; j < g->kw; j++) {
-                int64_t wc = w0 + j * g->dw;
-                if (wc < 0 || wc >= g->w)
-                    memset(dst + j * cin, 0, (size_t)cin * sizeof *dst);
+    int64_t n = r0 / per_img, rem = r0 % per_img;
+    int64_t oh = rem / g->wo, ow = rem % g->wo;
+    int64_t cin = g->cin, run = g->kw * cin, k = g->k;
+    int64_t img_stride = g->h * g->w * cin, row_stride = g->w * cin;
+    int64_t eff_kw = (g->kw - 1) * g->dw + 1;
+    for (int64_t r = r0; r < r1;) {
+        int64_t seg = g->wo - ow < r1 - r ? g->wo - ow : r1 - r;
+        const float *img = x + n * img_stride;
+        int64_t h0 = oh * g->sh - g->pad_top;
+        for (int64_t i = 0; i < g->kh; i++) {
+            float *d = dst + i * run;
+            int64_t h = h0 + i * g->dh;
+            if (h < 0 || h >= g->h) {
+                for (int64_t t = 0; t < seg; t++)
+                    zero_floats(d + t * k, run);
+                continue;
+            }
+            const float *src = img + h * row_stride;
+            int64_t w0 = ow * g->sw - g->pad_left;
+            for (int64_t t = 0; t < seg; t++, w0 += g->sw) {
+                if (g->dw == 1 && w0 >= 0 && w0 + eff_kw <= g->w)
+                    copy_floats(d + t * k, src + w0 * cin, run);
                 else
-                    memcpy(dst + j * cin, src + wc * cin, (size_t)cin * sizeof *dst);
+                    im2col_taps(g, src, w0, d + t * k);
             }
         }
+        dst += seg * k;
+        r += seg;
+        ow += seg;
+        if (ow == g->wo) {
+            ow = 0;
+            if (++oh == g->ho) {
+                oh = 0;
+                n++;
+            }
+        }
+    }
+}
+
+/* im2col of rows [m0, m0 + mc) split in contiguous blocks over the threads
+ * (a copy, so the split cannot change any value). */
+static void im2col_chunk(const conv_geom *g, const float *x, int64_t m0, int64_t mc,
+                         float *panel, int threads)
+{
+    int nt = mc * g->k >= ((int64_t)1 << 14) && threads > 1 ? threads : 1;
+    if (nt > mc)
+        nt = (int)mc;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = nt > 1 ? omp_get_thread_num() : 0;
+        int tn = nt > 1 ? omp_get_num_threads() : 1;
+        int64_t lo = mc * t / tn, hi = mc * (t + 1) / tn;
+        im2col_rows(g, x, m0 + lo, m0 + hi, panel + lo * g->k);
+    }
+}
+
+/* Rows of im2col panel per chunk for each of `lanes` private panels,
+ * within the workspace limit; 0 when not even one row fits. */
+static int64_t chunk_rows(const conv_geom *g, int lanes, size_t limit)
+{
+    size_t row_bytes = (size_t)g->k * sizeof(float);
+    int64_t rows = (int64_t)(EQ_CONV_CHUNK_BYTES / row_bytes);
+    if (rows < EQ_CONV_MIN_ROWS)
+        rows = EQ_CONV_MIN_ROWS;
+    int64_t share = (g->m + lanes - 1) / lanes;
+    if (rows > share)
+        rows = share;
+    int64_t fit = (int64_t)(limit / ((size_t)lanes * row_bytes));
+    return rows < fit ? rows : fit;
+}
+
+/* Output rows [lo, hi) chunk by chunk: im2col, GEMM, epilogue, so each
+ * chunk's panel and output are still in cache for the next step. threads
+ * is how many threads each step may use (1 inside split mode). */
+static void conv_rows(const conv_geom *g, const float *x, const float *w,
+                      const float *bias, eq_activation act, float *y, int64_t lo,
+                      int64_t hi, int64_t rows, float *panel, int threads)
+{
+    for (int64_t m0 = lo; m0 < hi; m0 += rows) {
+        int64_t mc = hi - m0 < rows ? hi - m0 : rows;
+        if (threads > 1)
+            im2col_chunk(g, x, m0, mc, panel, threads);
+        else
+            im2col_rows(g, x, m0, m0 + mc, panel);
+        float *yc = y + m0 * g->cout;
+        if (threads > 1)
+            eq_sgemm(0, 0, mc, g->cout, g->k, 1.0f, panel, g->k, w, g->cout, 0.0f, yc,
+                     g->cout);
+        else
+            eq_sgemm_threads(1, 0, 0, mc, g->cout, g->k, 1.0f, panel, g->k, w, g->cout,
+                             0.0f, yc, g->cout);
+        eq_epilogue_apply(yc, yc, mc, g->cout, bias, act, threads);
     }
 }
 
@@ -212,35 +349,39 @@ eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bia
         return EQ_OK;
     }
 
+    /* Split mode (see the top of the file) needs enough rows per thread
+     * to repay each thread packing the whole filter itself. */
+    int lanes = threads > 1 && g.m / threads >= EQ_CONV_SPLIT_MIN_ROWS ? threads : 1;
     eq_workspace local = {0};
     eq_workspace *scratch = ws ? ws : &local;
     size_t limit = scratch->limit ? scratch->limit : (size_t)64 << 20;
     size_t row_bytes = (size_t)g.k * sizeof(float);
-    size_t target = EQ_CONV_CHUNK_BYTES < limit ? EQ_CONV_CHUNK_BYTES : limit;
-    int64_t rows = (int64_t)(target / row_bytes);
-    if (rows < 1)
-        rows = 1;
-    if (rows > g.m)
-        rows = g.m;
-    st = eq_workspace_reserve(scratch, (size_t)rows * row_bytes, err);
+    int64_t rows = chunk_rows(&g, lanes, limit);
+    if (rows < 1 && lanes > 1) {
+        lanes = 1;
+        rows = chunk_rows(&g, lanes, limit);
+    }
+    st = eq_workspace_reserve(scratch, (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes,
+                              err);
     if (st != EQ_OK) {
         char sx[128], sw[128];
-        eq_error_prefix(err, "conv2d: input %s with filter %s: ",
+        eq_error_prefix(err, "conv2d: input %s with filter %s: one im2col row: ",
                         shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw));
         if (scratch == &local)
             eq_workspace_release(&local);
         return st;
     }
     float *panel = scratch->data;
-    for (int64_t m0 = 0; m0 < g.m; m0 += rows) {
-        int64_t mc = g.m - m0 < rows ? g.m - m0 : rows;
-        int nt = mc * g.k >= ((int64_t)1 << 14) ? threads : 1;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-        for (int64_t r = 0; r < mc; r++)
-            im2col_row(&g, xd, m0 + r, panel + r * g.k);
-        float *yc = yd + m0 * g.cout;
-        eq_sgemm(0, 0, mc, g.cout, g.k, 1.0f, panel, g.k, wd, g.cout, 0.0f, yc, g.cout);
-        eq_epilogue_apply(yc, yc, mc, g.cout, bd, p->activation, threads);
+    if (lanes > 1) {
+#pragma omp parallel num_threads(lanes)
+        {
+            int t = omp_get_thread_num(), tn = omp_get_num_threads();
+            int64_t lo = g.m * t / tn, hi = g.m * (t + 1) / tn;
+            conv_rows(&g, xd, wd, bd, p->activation, yd, lo, hi, rows,
+                      panel + (size_t)t * (size_t)rows * (size_t)g.k, 1);
+        }
+    } else {
+        conv_rows(&g, xd, wd, bd, p->activation, yd, 0, g.m, rows, panel, threads);
     }
     if (scratch == &local)
         eq_workspace_release(&local);

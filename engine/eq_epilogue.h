@@ -45,6 +45,17 @@ static inline float eq_act_f32(eq_activation act, float x)
 void eq_epilogue_apply(const float *x, float *y, int64_t rows, int64_t cols,
                        const float *bias, eq_activation act, int threads);
 
+/* The loops that move or touch every element (im2col, the epilogue) are
+ * built twice, for AVX-512 and for the baseline, and the loader picks one
+ * by CPU: the project compiles without -march, and the wide moves halve
+ * their cost. Results cannot differ: these loops only copy, add and
+ * compare (no contraction: ISO C mode compiles with -ffp-contract=off). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EQ_TARGET_CLONES __attribute__((target_clones("avx512f", "default")))
+#else
+#define EQ_TARGET_CLONES
+#endif
+
 /* 1 when act is one of the eq_activation values. */
 static inline int eq_activation_valid(eq_activation act)
 {
