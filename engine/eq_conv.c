@@ -2,16 +2,24 @@
  * M = N*Ho*Wo output pixels and K = kh*kw*Cin, which is exactly the HWIO
  * filter read as a row-major [K, Cout] matrix.
  *
- * Two paths:
+ * Paths:
  *  - 1x1, stride 1: the NHWC input already is the [M, Cin] patch matrix, so
- *    the conv is one GEMM on it, no copy;
- *  - everything else: im2col into the workspace, a chunk of output rows at a
- *    time, each chunk followed by its GEMM and its epilogue while the rows
- *    are still in cache.
- * Both paths compute every output element as one BLIS dot product over the
- * whole K in the same order whatever the chunking, and the epilogue
- * (bias, activation) is the shared eq_epilogue_apply, so y equals conv, then
- * bias_add, then the activation, bit for bit. */
+ *    the conv is one GEMM on it (all threads inside BLIS), no copy, then
+ *    the epilogue;
+ *  - everything else is lowered with im2col into the workspace, a chunk of
+ *    output rows at a time, each chunk followed by its GEMM and its epilogue
+ *    while its rows are still in cache. With enough rows per thread
+ *    ("split" mode) every thread runs that pipeline on its own contiguous
+ *    share of the rows with a private panel and a one-thread GEMM: no
+ *    barrier between the steps and each panel stays in its core's L2. This
+ *    beat sharing every step between the threads on all the IRv2 shapes
+ *    measured, even though each thread then packs the whole filter itself.
+ *    Few rows (8x8 maps) would leave the threads idle, so there every step
+ *    is shared (BLIS then splits along Cout).
+ * Each output element is one BLIS dot product over the whole K, and the
+ * epilogue (bias, activation) is the shared eq_epilogue_apply, so y equals
+ * conv, then bias_add, then the activation, bit for bit. For a fixed thread
+ * count and workspace limit the chunking is fixed, so runs are identical. */
 #include <omp.h>
 #include <string.h>
 
@@ -19,9 +27,11 @@
 #include "eq_epilogue.h"
 #include "eq_ops.h"
 
-/* Bytes of im2col panel per chunk. A chunk's panel, its slice of y and the
- * packed filter should stay in the 2 MiB L2 of a core; the bench measured
- * this (bench/README.md). */
+/* Bytes of im2col panel per chunk and thread, about one core's L2 here
+ * (2 MiB), but at least EQ_CONV_MIN_ROWS rows: every chunk's GEMM packs the
+ * whole filter again, which fewer rows do not repay (measured with
+ * bench/bench_conv: 1-4 MiB and 256-1024 rows were within noise; 64 KiB
+ * chunks cost 2x on the stem conv, 91-row chunks 25% on Mixed_6a). */
 #define EQ_CONV_CHUNK_BYTES ((size_t)2 << 20)
 #define EQ_CONV_MIN_ROWS 512
 /* Split mode when every thread gets at least this many output rows. */
@@ -365,7 +375,7 @@ eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bia
                               err);
     if (st != EQ_OK) {
         char sx[128], sw[128];
-        eq_error_prefix(err, "conv2d: input %s with filter %s: one im2col row: ",
+        eq_error_prefix(err, "conv2d: input %s with filter %s: im2col: ",
                         shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw));
         if (scratch == &local)
             eq_workspace_release(&local);
