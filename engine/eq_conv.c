@@ -223,12 +223,14 @@ static inline void im2col_taps(const conv_geom *g, const float *src, int64_t w0,
     }
 }
 
+static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0,
+                             int64_t w0, int interior, float *d, const float *dst_end,
+                             const float *x_end);
+
 /* Patch rows [r0, r1) into dst, row r at dst + (r - r0) * K: the
- * kh*kw*cin inputs under each output pixel. Works along output rows, filter
- * row by filter row, so the bookkeeping (divisions, bounds) is paid per
- * stretch of an output row rather than per patch row: with a 3-channel
- * input a patch row is 27 floats and that bookkeeping cost more than the
- * copy. */
+ * kh*kw*cin inputs under each output pixel. Pixels are walked in order so
+ * the divisions happen once per call, and all writes go to increasing
+ * addresses, which allows the short-run trick below. */
 EQ_TARGET_CLONES
 static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t r1,
                         float *dst)
@@ -239,36 +241,73 @@ static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t 
     int64_t cin = g->cin, run = g->kw * cin, k = g->k;
     int64_t img_stride = g->h * g->w * cin, row_stride = g->w * cin;
     int64_t eff_kw = (g->kw - 1) * g->dw + 1;
-    for (int64_t r = r0; r < r1;) {
-        int64_t seg = g->wo - ow < r1 - r ? g->wo - ow : r1 - r;
+    const float *x_end = x + g->n * img_stride;
+    const float *dst_end = dst + (r1 - r0) * k;
+    /* A short run (kw*cin <= 64 floats: 9 for the 3-channel stem, whose
+     * patch rows are 27 floats and where the copy calls cost more than the
+     * data) is copied in whole 16-float blocks, one AVX-512 move each. The
+     * excess lands on addresses this call writes later (writes only move
+     * forward), so it is overwritten; a block that would pass the end of
+     * this call's panel (memory another thread owns) or of x takes the exact
+     * copy instead. */
+    int64_t wide = (run + 15) / 16 * 16;
+    int use_wide = run <= 64;
+    for (int64_t r = r0; r < r1; r++) {
         const float *img = x + n * img_stride;
-        int64_t h0 = oh * g->sh - g->pad_top;
-        for (int64_t i = 0; i < g->kh; i++) {
-            float *d = dst + i * run;
-            int64_t h = h0 + i * g->dh;
-            if (h < 0 || h >= g->h) {
-                for (int64_t t = 0; t < seg; t++)
-                    zero_floats(d + t * k, run);
-                continue;
+        int64_t h0 = oh * g->sh - g->pad_top, w0 = ow * g->sw - g->pad_left;
+        int interior = g->dw == 1 && w0 >= 0 && w0 + eff_kw <= g->w;
+        float *d = dst + (r - r0) * k;
+        int64_t last = (g->kh - 1) * g->dh;
+        const float *s0 = NULL;
+        if (interior && use_wide && h0 >= 0 && h0 + last < g->h &&
+            d + (g->kh - 1) * run + wide <= dst_end)
+            s0 = img + h0 * row_stride + w0 * cin;
+        if (s0 && s0 + last * row_stride + wide <= x_end) {
+            /* the common case, checked once per row instead of per run */
+            for (int64_t i = 0; i < g->kh; i++, d += run) {
+                const float *s = s0 + i * g->dh * row_stride;
+                for (int64_t j = 0; j < wide; j += 16)
+                    memcpy(d + j, s + j, 16 * sizeof *d);
             }
-            const float *src = img + h * row_stride;
-            int64_t w0 = ow * g->sw - g->pad_left;
-            for (int64_t t = 0; t < seg; t++, w0 += g->sw) {
-                if (g->dw == 1 && w0 >= 0 && w0 + eff_kw <= g->w)
-                    copy_floats(d + t * k, src + w0 * cin, run);
-                else
-                    im2col_taps(g, src, w0, d + t * k);
-            }
+        } else {
+            im2col_row_edges(g, img, h0, w0, interior, d, dst_end, x_end);
         }
-        dst += seg * k;
-        r += seg;
-        ow += seg;
-        if (ow == g->wo) {
+        if (++ow == g->wo) {
             ow = 0;
             if (++oh == g->ho) {
                 oh = 0;
                 n++;
             }
+        }
+    }
+}
+
+/* One patch row anywhere: runs over the padding, near the ends of the
+ * panel or of x. */
+static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0,
+                             int64_t w0, int interior, float *d, const float *dst_end,
+                             const float *x_end)
+{
+    int64_t cin = g->cin, run = g->kw * cin, row_stride = g->w * cin;
+    int64_t wide = (run + 15) / 16 * 16;
+    int use_wide = run <= 64;
+    for (int64_t i = 0; i < g->kh; i++, d += run) {
+        int64_t h = h0 + i * g->dh;
+        if (h < 0 || h >= g->h) {
+            zero_floats(d, run);
+            continue;
+        }
+        const float *src = img + h * row_stride;
+        if (!interior) {
+            im2col_taps(g, src, w0, d);
+            continue;
+        }
+        const float *s = src + w0 * cin;
+        if (use_wide && d + wide <= dst_end && s + wide <= x_end) {
+            for (int64_t j = 0; j < wide; j += 16)
+                memcpy(d + j, s + j, 16 * sizeof *d);
+        } else {
+            copy_floats(d, s, run);
         }
     }
 }
