@@ -1,0 +1,132 @@
+/* eq_eager.c - the eager backend (see eq_eager.h). */
+#include "eq_eager.h"
+
+#include "eq_alloc.h"
+
+struct eq_eager {
+    eq_backend base;  /* first: the vtable functions cast back */
+    eq_rand *rand;
+    eq_arena *arena;
+    eq_workspace ws;  /* im2col scratch, kept across calls */
+    int64_t macs;
+};
+
+static eq_value *new_value(eq_eager *e, eq_error *err)
+{
+    eq_value *v = eq_arena_alloc(e->arena, sizeof *v);
+    if (!v)
+        eq_error_set(err, EQ_ERR_NOMEM, "out of memory for an eager value");
+    return v;
+}
+
+static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in, int n,
+                          eq_value **out, eq_error *err)
+{
+    eq_eager *e = (eq_eager *)b;
+    const eq_tensor *ts[EQ_OP_MAX_INPUTS];
+    if (n > EQ_OP_MAX_INPUTS)
+        return eq_error_set(err, EQ_ERR_INVALID, "%s: too many inputs (%d)", d->name, n);
+    for (int i = 0; i < n; i++)
+        ts[i] = &in[i]->t;
+    int rank;
+    int64_t shape[EQ_MAX_RANK];
+    eq_status st = eq_opdesc_infer(d, ts, n, &rank, shape, err);
+    if (st != EQ_OK)
+        return st;
+    eq_value *v = new_value(e, err);
+    if (!v)
+        return EQ_ERR_NOMEM;
+    eq_tensor *t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err);
+    if (!t)
+        return err ? err->status : EQ_ERR_NOMEM;
+    st = eq_opdesc_execute(d, ts, n, t, &e->ws, err);
+    if (st != EQ_OK)
+        return st;
+    e->macs += eq_opdesc_macs(d, ts, n, t);
+    v->t = *t;
+    v->node = -1;
+    *out = v;
+    return EQ_OK;
+}
+
+static eq_status eager_variable(eq_backend *b, eq_var *var, eq_value **out, eq_error *err)
+{
+    eq_eager *e = (eq_eager *)b;
+    eq_value *v = new_value(e, err);
+    if (!v)
+        return EQ_ERR_NOMEM;
+    v->t = *var->value;
+    v->node = -1;
+    *out = v;
+    return EQ_OK;
+}
+
+static eq_status eager_constant(eq_backend *b, const eq_tensor *t, eq_value **out,
+                                eq_error *err)
+{
+    eq_eager *e = (eq_eager *)b;
+    eq_value *v = new_value(e, err);
+    if (!v)
+        return EQ_ERR_NOMEM;
+    v->t = *t;
+    v->node = -1;
+    *out = v;
+    return EQ_OK;
+}
+
+static eq_status eager_random_uniform(eq_backend *b, const char *name, int64_t seed,
+                                      int64_t seed2, int rank, const int64_t *shape,
+                                      eq_value **out, eq_error *err)
+{
+    eq_eager *e = (eq_eager *)b;
+    eq_value *v = new_value(e, err);
+    if (!v)
+        return EQ_ERR_NOMEM;
+    eq_tensor *t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err);
+    if (!t)
+        return err ? err->status : EQ_ERR_NOMEM;
+    eq_status st = eq_rand_uniform(e->rand, seed, seed2, t, err);
+    if (st != EQ_OK)
+        return eq_error_prefix(err, "%s: ", name);
+    v->t = *t;
+    v->node = -1;
+    *out = v;
+    return EQ_OK;
+}
+
+static const eq_backend_vtable eager_vtable = {
+    .op = eager_op,
+    .variable = eager_variable,
+    .constant = eager_constant,
+    .random_uniform = eager_random_uniform,
+};
+
+eq_eager *eq_eager_new(eq_rand *rand, eq_error *err)
+{
+    eq_eager *e = eq_calloc(1, sizeof *e);
+    if (!e) {
+        eq_error_set(err, EQ_ERR_NOMEM, "out of memory for the eager backend");
+        return NULL;
+    }
+    e->base.vt = &eager_vtable;
+    e->rand = rand;
+    return e;
+}
+
+void eq_eager_free(eq_eager *e)
+{
+    if (!e)
+        return;
+    eq_workspace_release(&e->ws);
+    eq_free(e);
+}
+
+void eq_eager_begin(eq_eager *e, eq_arena *call_arena)
+{
+    e->arena = call_arena;
+    e->macs = 0;
+}
+
+eq_backend *eq_eager_backend(eq_eager *e) { return &e->base; }
+
+int64_t eq_eager_macs(const eq_eager *e) { return e->macs; }

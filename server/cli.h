@@ -1,0 +1,8 @@
+/* cli.h - the verbs of the equivd command. Each returns the process exit
+ * status: 0 success, 1 a failing verdict, 2 bad input or an engine error. */
+#ifndef EQ_CLI_H
+#define EQ_CLI_H
+
+int cli_run_model(int argc, char **argv);
+
+#endif
