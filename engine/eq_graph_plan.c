@@ -12,7 +12,7 @@
  * bytes. A RESHAPE whose input is a planned buffer shares that buffer (same
  * elements, same order); the pair then lives as one buffer.
  *
- * Cost: O(buffers^2) at finalize, nothing per run.
+ * Cost: O(buffers^2 log buffers) at finalize, nothing per run.
  */
 #include "eq_graph_internal.h"
 
@@ -44,20 +44,28 @@ static int lifetimes_overlap(const buf *a, const buf *b)
     return a->def <= b->last && b->def <= a->last;
 }
 
-/* Lowest offset for b clear of every placed buffer it coexists with. */
-static size_t place(const buf *placed, int n, const buf *b)
+static int by_offset(const void *a, const void *b)
 {
+    const buf *x = *(const buf *const *)a, *y = *(const buf *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Lowest offset for b clear of every placed buffer it coexists with: the
+ * first gap big enough between those buffers, sorted by offset. `tmp` has
+ * room for n pointers. */
+static size_t place(const buf *placed, int n, const buf *b, const buf **tmp)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (lifetimes_overlap(&placed[i], b))
+            tmp[m++] = &placed[i];
+    qsort(tmp, (size_t)m, sizeof *tmp, by_offset);
     size_t off = 0;
-    for (int moved = 1; moved;) {
-        moved = 0;
-        for (int i = 0; i < n; i++) {
-            const buf *p = &placed[i];
-            if (lifetimes_overlap(p, b) && off < p->offset + p->size &&
-                p->offset < off + b->size) {
-                off = p->offset + p->size;
-                moved = 1;
-            }
-        }
+    for (int i = 0; i < m; i++) {
+        if (tmp[i]->offset >= off + b->size)
+            break; /* the gap before tmp[i] fits */
+        if (tmp[i]->offset + tmp[i]->size > off)
+            off = tmp[i]->offset + tmp[i]->size;
     }
     return off;
 }
@@ -67,13 +75,15 @@ eq_status eq_graph_plan(eq_graph *g, int reuse, eq_error *err)
     eq_status st = EQ_OK;
     int *step = NULL, *last = NULL, *root = NULL;
     buf *bufs = NULL;
+    const buf **tmp = NULL;
 
     g->order = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *g->order);
     step = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *step);
     last = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *last);
     root = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *root);
     bufs = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *bufs);
-    if (!g->order || !step || !last || !root || !bufs) {
+    tmp = eq_malloc(((size_t)g->n_nodes + 1) * sizeof *tmp);
+    if (!g->order || !step || !last || !root || !bufs || !tmp) {
         st = eq_error_set(err, EQ_ERR_NOMEM, "graph plan: out of memory");
         goto done;
     }
@@ -133,7 +143,7 @@ eq_status eq_graph_plan(eq_graph *g, int reuse, eq_error *err)
     if (reuse) {
         qsort(bufs, (size_t)nb, sizeof *bufs, by_size_desc);
         for (int i = 0; i < nb; i++) {
-            bufs[i].offset = place(bufs, i, &bufs[i]);
+            bufs[i].offset = place(bufs, i, &bufs[i], tmp);
             if (bufs[i].offset + bufs[i].size > total)
                 total = bufs[i].offset + bufs[i].size;
         }
@@ -180,5 +190,6 @@ done:
     eq_free(last);
     eq_free(root);
     eq_free(bufs);
+    eq_free(tmp);
     return st;
 }
