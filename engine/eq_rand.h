@@ -23,7 +23,7 @@
 
 typedef struct eq_rand eq_rand;
 
-eq_rand *eq_rand_new(eq_mode mode, eq_seed_mode seed_mode, int64_t seed,
+eq_rand *eq_rand_new(eq_mode mode, eq_seeding seeding, int64_t seed,
                      int64_t operation_seed, eq_error *err);
 void eq_rand_free(eq_rand *r);
 

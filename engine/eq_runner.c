@@ -37,7 +37,7 @@ void eq_run_config_default(eq_run_config *c, eq_mode mode)
 {
     memset(c, 0, sizeof *c);
     c->mode = mode;
-    c->seed_mode = EQ_SEEDS_CONSTANT;
+    c->seeding = EQ_SEEDING_CONSTANT;
     c->seed = 42;
     eq_graph_options_all(&c->graph, 1);
 }
@@ -65,7 +65,7 @@ eq_runner *eq_runner_new(const eq_model *m, const eq_run_config *cfg, eq_error *
         eq_error_set(err, EQ_ERR_NOMEM, "out of memory for a runner");
         goto fail;
     }
-    r->rand = eq_rand_new(cfg->mode, cfg->seed_mode, cfg->seed, cfg->operation_seed, err);
+    r->rand = eq_rand_new(cfg->mode, cfg->seeding, cfg->seed, cfg->operation_seed, err);
     if (!r->rand)
         goto fail;
     r->interp = eq_interp_new(m, cfg, r->vars, r->rand, err);

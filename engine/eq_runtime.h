@@ -56,11 +56,11 @@ void eq_graph_options_all(eq_graph_options *o, int on);
 /* How random ops get their seeds. TF: the plain TensorFlow rules (global
  * seed + per-graph counter in graph mode, internal op seeds in eager mode);
  * CONSTANT and NUM_RANDOM_OPS: the DeterministicRandomTestTool modes. */
-typedef enum eq_seed_mode {
-    EQ_SEEDS_TF = 0,
-    EQ_SEEDS_CONSTANT,
-    EQ_SEEDS_NUM_RANDOM_OPS
-} eq_seed_mode;
+typedef enum eq_seeding {
+    EQ_SEEDING_TF = 0,
+    EQ_SEEDING_CONSTANT,
+    EQ_SEEDING_NUM_RANDOM_OPS
+} eq_seeding;
 
 /* Called before a variable is created. Return EQ_OK to allow it, anything
  * else (with err filled) to forbid it: the guide's
@@ -73,12 +73,13 @@ typedef struct eq_runner eq_runner;
 typedef struct eq_run_config {
     eq_mode mode;
     int training;             /* dropout on, batch norm on batch statistics */
-    eq_seed_mode seed_mode;
+    eq_seeding seeding;
     int64_t seed;             /* global seed / the tool's seed (default 42) */
     int64_t operation_seed;   /* first operation seed of the tool (default 0) */
     int functional;           /* eager: create every variable before the
                                  first real call (Keras functional wrapping) */
     eq_graph_options graph;   /* graph mode only */
+    int skip_reg_loss;        /* do not compute the regularisation loss */
     eq_var_hook hook;         /* NULL: every creation allowed */
     void *hook_ctx;
 } eq_run_config;

@@ -27,7 +27,7 @@ typedef struct options {
     int has_weights;
     double weights;
     int training;
-    eq_seed_mode seed_mode;
+    eq_seeding seeding;
     int64_t seed;
     eq_graph_options graph;
     int threads;
@@ -139,7 +139,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->modes[0] = o->modes[1] = 1;
     o->calls = 1;
     o->seed = 42;
-    o->seed_mode = EQ_SEEDS_CONSTANT;
+    o->seeding = EQ_SEEDING_CONSTANT;
     eq_graph_options_all(&o->graph, 1);
     parse_input("ones:1x299x299x3", o);
     o->args = json_object();
@@ -192,11 +192,11 @@ static int parse_args(int argc, char **argv, options *o)
         case 't': o->training = 1; break;
         case 'S':
             if (strcmp(optarg, "constant") == 0)
-                o->seed_mode = EQ_SEEDS_CONSTANT;
+                o->seeding = EQ_SEEDING_CONSTANT;
             else if (strcmp(optarg, "num_random_ops") == 0)
-                o->seed_mode = EQ_SEEDS_NUM_RANDOM_OPS;
+                o->seeding = EQ_SEEDING_NUM_RANDOM_OPS;
             else if (strcmp(optarg, "tf") == 0)
-                o->seed_mode = EQ_SEEDS_TF;
+                o->seeding = EQ_SEEDING_TF;
             else {
                 fprintf(stderr, "equivd: --seed-mode must be constant, num_random_ops or tf\n");
                 return -1;
@@ -313,7 +313,7 @@ static int run_mode(const options *o, const eq_model *m, const eq_tensor *input,
     eq_run_config cfg;
     eq_run_config_default(&cfg, mode);
     cfg.training = o->training;
-    cfg.seed_mode = o->seed_mode;
+    cfg.seeding = o->seeding;
     cfg.seed = o->seed;
     cfg.graph = o->graph;
     eq_runner *r = eq_runner_new(m, &cfg, &err);
