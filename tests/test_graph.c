@@ -902,6 +902,38 @@ START_TEST(state_and_build_errors)
 }
 END_TEST
 
+/* Every allocation finalize makes can fail: NOMEM comes back, nothing leaks
+ * (the sanitizer build checks), and the graph refuses to run. */
+START_TEST(finalize_survives_allocation_failures)
+{
+    int succeeded = 0;
+    for (long n = 1; n < 200 && !succeeded; n++) {
+        harness h;
+        h_init(&h, models[3].rank, models[3].shape);
+        eq_error err;
+        h.g = eq_graph_new(h.c.vs, &err);
+        eq_value *in, *outs[8];
+        int k;
+        ck_assert_int_eq(eq_graph_input(h.g, h.x->rank, h.x->shape, &in, &err), EQ_OK);
+        models[3].f(&h.c, eq_graph_backend(h.g), in, outs, &k);
+        for (int i = 0; i < k; i++)
+            ck_assert_int_eq(eq_graph_fetch(h.g, outs[i], NULL, &err), EQ_OK);
+        eq_alloc_fail_after(n, 1);
+        eq_status st = eq_graph_finalize(h.g, NULL, &err);
+        eq_alloc_fail_after(0, 0);
+        if (st == EQ_OK) {
+            succeeded = 1;
+            h_run(&h);
+        } else {
+            ck_assert_int_eq(st, EQ_ERR_NOMEM);
+            ck_assert_int_eq(eq_graph_run(h.g, h.x, &err), EQ_ERR_STATE);
+        }
+        h_free(&h);
+    }
+    ck_assert(succeeded);
+}
+END_TEST
+
 START_TEST(pass_names)
 {
     for (int p = 0; p < EQ_PASS_COUNT; p++) {
@@ -952,6 +984,7 @@ static Suite *graph_suite(void)
     tcase_add_test(t, random_streams_advance_per_run);
     tcase_add_test(t, input_shape_mismatch);
     tcase_add_test(t, state_and_build_errors);
+    tcase_add_test(t, finalize_survives_allocation_failures);
     tcase_add_test(t, pass_names);
     tcase_add_test(t, describe_reports_counts);
     suite_add_tcase(s, t);
