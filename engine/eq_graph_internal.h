@@ -68,7 +68,7 @@ typedef struct gnode {
     eq_tensor out;
     int planned;          /* output lives in the plan block */
     size_t offset;        /* in the plan block */
-    int alias_of;         /* RESHAPE sharing its input's buffer: that node */
+    int alias_of;         /* shares this node's buffer (reshape, in place), or -1 */
 } gnode;
 
 /* Counts kept for describe(). */

@@ -10,7 +10,9 @@
  * own - the scheme of TFLite's arena planner and ggml-alloc. Fetched nodes
  * live to the end of the run, so nothing defined after them takes their
  * bytes. A RESHAPE whose input is a planned buffer shares that buffer (same
- * elements, same order); the pair then lives as one buffer.
+ * elements, same order), and an element-wise op that is the last reader of
+ * its input's buffer writes in place; such a group lives as one buffer.
+ * Neither changes a single bit of the results.
  *
  * Cost: O(buffers^2 log buffers) at finalize, nothing per run.
  */
@@ -70,6 +72,49 @@ static size_t place(const buf *placed, int n, const buf *b, const buf **tmp)
     return off;
 }
 
+/* Element-wise kernels that may write over this input (eq_ops.h: "y may
+ * alias x"); -1 if none. BINARY may reuse either operand of its shape. */
+static int inplace_candidates(const gnode *n, int *second)
+{
+    *second = -1;
+    switch (n->desc.kind) {
+    case EQ_OP_ACTIVATION:
+    case EQ_OP_SOFTMAX:
+    case EQ_OP_SCALE:
+    case EQ_OP_BIAS_ADD:
+    case EQ_OP_BN_INFERENCE:
+    case EQ_OP_DROPOUT: return 0;
+    case EQ_OP_BINARY: *second = 1; return 0;
+    default: return -1;
+    }
+}
+
+/* Which input node `id` (at step i) shares its buffer with, or -1:
+ *  - a RESHAPE always shares its planned input (same bytes, same order);
+ *  - an element-wise op writes over an input whose buffer group it reads
+ *    last (so nobody reads the old values after it) when the sizes match,
+ *    as TF's kernels forward an input buffer they hold the only reference
+ *    to. A fetched group lives to the end, so it never qualifies. */
+static int shares_input(const eq_graph *g, int id, int i, const int *step, const int *root,
+                        const int *last)
+{
+    const gnode *n = &g->nodes[id];
+    if (n->kind != GN_OP)
+        return -1;
+    if (n->desc.kind == EQ_OP_RESHAPE)
+        return step[n->in[0]] >= 0 ? 0 : -1;
+    int second, k = inplace_candidates(n, &second);
+    for (int c = 0; c < 2 && k >= 0; c++, k = second) {
+        int x = n->in[k];
+        if (step[x] < 0 || last[root[x]] != i)
+            continue;
+        const gnode *r = &g->nodes[root[x]];
+        if (eq_tensor_nbytes(&r->out) == eq_tensor_nbytes(&n->out) && r->out.dtype == n->out.dtype)
+            return k;
+    }
+    return -1;
+}
+
 eq_status eq_graph_plan(eq_graph *g, int reuse, eq_error *err)
 {
     eq_status st = EQ_OK;
@@ -113,16 +158,16 @@ eq_status eq_graph_plan(eq_graph *g, int reuse, eq_error *err)
                 last[n->in[k]] = i;
     }
 
-    /* Reshape aliasing: fold each reshape's lifetime into its input's root. */
+    /* Aliasing: fold each sharing node's lifetime into its input's root. */
     if (reuse)
         for (int i = 0; i < g->n_order; i++) {
             int id = g->order[i];
-            gnode *n = &g->nodes[id];
-            if (n->kind != GN_OP || n->desc.kind != EQ_OP_RESHAPE || step[n->in[0]] < 0)
+            int k = shares_input(g, id, i, step, root, last);
+            if (k < 0)
                 continue;
-            int r = root[n->in[0]];
+            int r = root[g->nodes[id].in[k]];
             root[id] = r;
-            n->alias_of = r;
+            g->nodes[id].alias_of = r;
             if (last[id] > last[r])
                 last[r] = last[id];
         }

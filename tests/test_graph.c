@@ -714,19 +714,22 @@ START_TEST(prune_removes_unfetched_branch)
 }
 END_TEST
 
-/* A chain of element-wise ops and reshapes on [1, 16, 16, 8]. */
+/* A chain of element-wise ops, pools and reshapes on [1, 16, 16, 8]. */
 static void m_chain(ctx *c, eq_backend *b, eq_value *x, eq_value **outs, int *n)
 {
     (void)c;
     eq_value *y = x;
+    eq_opdesc mp = {.kind = EQ_OP_MAX_POOL, .name = "MaxPool"};
+    mp.pool = (eq_pool2d_params){3, 3, 1, 1, EQ_PAD_SAME};
     for (int i = 0; i < 6; i++) {
         y = op1(b, scale_desc(1.5f + (float)i), y);
         y = op1(b, act_desc(i % 2 ? EQ_ACT_TANH : EQ_ACT_RELU6), y);
         if (i == 2) {
-            eq_opdesc rs = {.kind = EQ_OP_RESHAPE, .name = "Reshape", .rank = 3,
-                            .shape = {1, 256, 8}};
+            eq_opdesc rs = {.kind = EQ_OP_RESHAPE, .name = "Reshape", .rank = 4,
+                            .shape = {1, 256, 1, 8}};
             y = op1(b, rs, y);
         }
+        y = op1(b, mp, y);
     }
     eq_opdesc back = {.kind = EQ_OP_RESHAPE, .name = "Reshape_1", .rank = 4,
                       .shape = {1, 16, 16, 8}};
@@ -739,12 +742,12 @@ START_TEST(buffer_reuse_plans_fewer_bytes)
     static const model_case m = {"chain", m_chain, 4, {1, 16, 16, 8}};
     harness off = build_with(&m, -1), on = build_with(&m, EQ_PASS_BUFFER_REUSE);
     size_t one = 16 * 16 * 8 * 4;
-    /* 14 outputs, each its own buffer, vs two ping-pong buffers (the final
-     * reshape aliases the last tanh, the fetched end). */
-    ck_assert_uint_eq(off.g->stats.planned_bytes, 14 * one);
-    ck_assert_uint_eq(on.g->stats.unshared_bytes, 14 * one);
+    /* 20 outputs, each its own buffer, vs two: scale, activation and
+     * reshape work in place, and each pool writes the other buffer. */
+    ck_assert_uint_eq(off.g->stats.planned_bytes, 20 * one);
+    ck_assert_uint_eq(on.g->stats.unshared_bytes, 20 * one);
     ck_assert_uint_eq(on.g->stats.planned_bytes, 2 * one);
-    ck_assert_int_gt(on.g->stats.changed[EQ_PASS_BUFFER_REUSE], 0);
+    ck_assert_int_gt(on.g->stats.changed[EQ_PASS_BUFFER_REUSE], 12);
     h_run(&off);
     h_run(&on);
     assert_identical(eq_graph_result(on.g, 0), eq_graph_result(off.g, 0));
@@ -753,6 +756,34 @@ START_TEST(buffer_reuse_plans_fewer_bytes)
     assert_identical(eq_graph_result(on.g, 0), &on.ref_out[0]->t);
     h_free(&off);
     h_free(&on);
+}
+END_TEST
+
+/* A value read twice is not overwritten by the first reader: relu(x1) and
+ * x1 + relu(x1) with x1 = 2x. */
+static void m_two_readers(ctx *c, eq_backend *b, eq_value *x, eq_value **outs, int *n)
+{
+    (void)c;
+    eq_value *x1 = op1(b, scale_desc(2.0f), x);
+    eq_value *r = op1(b, act_desc(EQ_ACT_RELU), x1);
+    eq_value *s = op2(b, (eq_opdesc){.kind = EQ_OP_BINARY, .name = "add", .binary = EQ_BIN_ADD},
+                      x1, r);
+    outs[0] = op1(b, act_desc(EQ_ACT_TANH), s);
+    outs[1] = r;
+    *n = 2;
+}
+
+START_TEST(in_place_respects_later_readers_and_fetches)
+{
+    static const model_case m = {"two", m_two_readers, 4, {1, 4, 4, 2}};
+    harness h = build_with(&m, EQ_PASS_BUFFER_REUSE);
+    size_t one = 4 * 4 * 2 * 4;
+    /* x1 (the add and tanh in place over it) and r (fetched): two buffers. */
+    ck_assert_uint_eq(h.g->stats.planned_bytes, 2 * one);
+    h_run(&h);
+    assert_identical(eq_graph_result(h.g, 0), &h.ref_out[0]->t);
+    assert_identical(eq_graph_result(h.g, 1), &h.ref_out[1]->t);
+    h_free(&h);
 }
 END_TEST
 
@@ -981,6 +1012,7 @@ static Suite *graph_suite(void)
     tcase_add_test(t, prune_removes_unfetched_branch);
     tcase_add_test(t, buffer_reuse_plans_fewer_bytes);
     tcase_add_test(t, buffer_reuse_keeps_fetched_buffers);
+    tcase_add_test(t, in_place_respects_later_readers_and_fetches);
     tcase_add_test(t, random_streams_advance_per_run);
     tcase_add_test(t, input_shape_mismatch);
     tcase_add_test(t, state_and_build_errors);
