@@ -279,19 +279,19 @@ static eq_status graph_random_uniform(eq_backend *b, const char *name, int64_t s
         return st;
     if ((st = eq_shape_check(rank, shape, name ? name : "RandomUniform", err)) != EQ_OK)
         return st;
-    if (seed == 0 && seed2 == 0)
-        return eq_error_set(err, EQ_ERR_INVALID,
-                            "%s (RandomUniform): seed pair (0, 0) means unseeded; "
-                            "graph mode needs a deterministic seed",
-                            name ? name : "RandomUniform");
+    /* The kernel is built now, like TF's op kernel at session creation:
+     * its stream starts here and advances with every run. */
+    eq_rng_kernel k;
+    if ((st = eq_rng_kernel_init(&k, (eq_seed_pair){seed, seed2}, err)) != EQ_OK) {
+        eq_error_prefix(err, "%s (RandomUniform): ", name ? name : "random_uniform");
+        return st;
+    }
     int id = eq_graph_node_new(g, GN_RANDOM, err);
     if (id < 0)
         return EQ_ERR_NOMEM;
     gnode *node = &g->nodes[id];
     node->name = dup_name(g, name);
-    node->seed = seed;
-    node->seed2 = seed2;
-    node->rng_blocks = 0;
+    node->rng = k;
     node->out.dtype = EQ_F32;
     node->out.rank = rank;
     for (int i = 0; i < EQ_MAX_RANK; i++)
@@ -439,14 +439,15 @@ static eq_status finalize(eq_graph *g, eq_error *err)
 
 /* ---- run --------------------------------------------------------------- */
 
-/* RNG-PENDING: fill `out` with the node's next RandomUniform draw and move
- * its kernel on by numel*256 blocks. Finished once eq_rng.h is on main. */
+/* One execution of the node's RandomUniform: the kernel hands out its
+ * current stream position and moves on by numel*256 blocks (TF's rule). */
 static eq_status random_fill(gnode *n, eq_tensor *out, eq_error *err)
 {
-    (void)out;
-    return eq_error_set(err, EQ_ERR_UNSUPPORTED,
-                        "%s (RandomUniform): random draws in graph mode need eq_rng.h",
-                        n->name ? n->name : "random");
+    eq_status st = eq_rng_kernel_uniform_f32(&n->rng, eq_tensor_f32(out),
+                                             eq_tensor_numel(out), err);
+    if (st != EQ_OK)
+        eq_error_prefix(err, "%s (RandomUniform): ", n->name ? n->name : "random_uniform");
+    return st;
 }
 
 static eq_status check_input(const eq_graph *g, const eq_tensor *input, eq_error *err)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "eq_graph.h"
+#include "eq_rng.h"
 
 typedef enum gnode_kind {
     GN_INPUT = 0, /* the placeholder: a view of the caller's input per run */
@@ -53,10 +54,7 @@ typedef struct gnode {
     eq_var *var;       /* GN_VARIABLE */
     const eq_tensor *cst; /* GN_CONSTANT */
 
-    int64_t seed, seed2;  /* GN_RANDOM */
-    /* RNG-PENDING: becomes the node's eq_rng_kernel once eq_rng.h is on
-     * main; until then the Philox blocks consumed so far (the 256 rule). */
-    uint64_t rng_blocks;
+    eq_rng_kernel rng;    /* GN_RANDOM: TF's per-session kernel state */
 
     derive_kind derive;   /* GN_DERIVED */
     int src[DS_COUNT];
