@@ -3,15 +3,15 @@
 #include <string.h>
 
 #include "eq_checks.h"
+#include "eq_npy.h"
 #include "eq_safetensors.h"
 
 eq_status eq_job_load_npy(eq_arena *arena, const char *path, eq_tensor **out, eq_error *err)
 {
-    (void)arena;
-    *out = NULL;
-    return eq_error_set(err, EQ_ERR_UNSUPPORTED,
-                        "%s: .npy files need the npy reader, which this build does not have yet",
-                        path);
+    eq_status st = eq_npy_read_file(path, arena, out, err);
+    if (st != EQ_OK)
+        eq_error_prefix(err, "%s: ", path);
+    return st;
 }
 
 eq_status eq_job_load_input_file(eq_arena *arena, const eq_job_input *in, eq_tensor **out,

@@ -10,16 +10,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "eq_compare.h"
 #include "eq_job_internal.h"
 
-json_t *eq_report_number(double v)
-{
-    if (isnan(v))
-        return json_string("nan");
-    if (isinf(v))
-        return json_string(v > 0 ? "inf" : "-inf");
-    return json_real(v);
-}
+json_t *eq_report_number(double v) { return eq_compare_json_number(v); }
 
 int eq_report_number_get(const json_t *j, double *out)
 {
