@@ -67,7 +67,8 @@ void eq_job_default_graph_options(eq_graph_options *o)
     /* Everything on except the passes that change rounding on
      * Inception-ResNet-v2 beyond the default tolerance (see
      * docs/graph-passes.md for the measurements behind this choice). */
-    eq_graph_options_all(o, 1);
+    for (int p = 0; p < EQ_PASS_COUNT; p++)
+        o->enabled[p] = 1;
     o->enabled[EQ_PASS_FOLD_BATCH_NORM] = 0;
     o->enabled[EQ_PASS_ARITHMETIC] = 0;
 }
@@ -158,8 +159,8 @@ static eq_status flatten(const json_t *a, const char *path, int depth, int *rank
                          int64_t *shape, double *out, int64_t *count, int64_t cap, eq_error *err)
 {
     if (json_is_number(a)) {
-        if (depth == 0 && *rank < 0)
-            *rank = 0;
+        if (*rank < 0)
+            *rank = depth;
         else if (*rank != depth)
             return eq_error_set_path(err, EQ_ERR_SHAPE, path,
                                      "ragged nesting: a number at depth %d, elsewhere %d",
@@ -487,17 +488,14 @@ static eq_status parse_graph_options(eq_job *job, const json_t *go, eq_error *er
     eq_status st = job_check_object(go, job_rules_object("graph_options"), "graph_options", err);
     if (st != EQ_OK)
         return st;
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)go, key, v) {
-        eq_graph_pass p;
-        if (!eq_graph_pass_from_name(key, &p)) {
-            char path[128];
-            snprintf(path, sizeof path, "graph_options.%s", key);
-            return eq_error_set_path(err, EQ_ERR_INVALID, path,
-                                     "the runtime has no graph pass '%s'", key);
-        }
-        job->graph.enabled[p] = json_is_true(v);
+    /* The table lists the passes in eq_graph_pass order (test_checks holds
+     * it to eq_graph_pass_name), so a field's index is its pass. */
+    const job_object *rules = job_rules_object("graph_options");
+    EQ_ASSERT(rules->n == EQ_PASS_COUNT);
+    for (size_t p = 0; p < rules->n; p++) {
+        const json_t *v = json_object_get(go, rules->fields[p].name);
+        if (v)
+            job->graph.enabled[p] = json_is_true(v);
     }
     return EQ_OK;
 }

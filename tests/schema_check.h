@@ -190,13 +190,13 @@ static void sc_property_facts(const json_t *root, const json_t *s0, json_t *type
     size_t i;
     const json_t *x;
     json_array_foreach(t, i, x) json_object_set_new(types, json_string_value(x), json_true());
-    json_array_foreach(json_object_get(s, "enum"), i, x) json_array_append(enums, x);
+    json_array_foreach(json_object_get(s, "enum"), i, x) json_array_append(enums, (json_t *)x);
     const json_t *items = json_object_get(s, "items");
     if (items) {
         const json_t *ie = json_object_get(sc_resolve(root, items), "enum");
         if (ie) {
             *items_enum = 1;
-            json_array_foreach(ie, i, x) json_array_append(enums, x);
+            json_array_foreach(ie, i, x) json_array_append(enums, (json_t *)x);
         }
     }
     static const char *const combos[] = {"oneOf", "anyOf"};

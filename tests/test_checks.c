@@ -70,6 +70,35 @@ static const json_t *details(const json_t *report, const char *name)
     return json_object_get(check_of(report, name), "details");
 }
 
+START_TEST(graph_options_follow_the_runtime)
+{
+    /* The job's field table lists the passes in eq_graph_pass order: the
+     * parser relies on it. */
+    json_t *j = load("{\"model\": " MLP ", \"graph_options\": {\"constant_folding\": false, "
+                     "\"buffer_reuse\": false, \"fold_batch_norm\": true}}");
+    eq_error err;
+    eq_job *job = eq_job_parse(j, NULL, &err);
+    ck_assert_ptr_nonnull(job);
+    for (int p = 0; p < EQ_PASS_COUNT; p++) {
+        const char *name = eq_graph_pass_name((eq_graph_pass)p);
+        int want = strcmp(name, "constant_folding") && strcmp(name, "buffer_reuse");
+        if (strcmp(name, "arithmetic") == 0)
+            want = job->graph.enabled[p]; /* a default, not set here */
+        ck_assert_msg(job->graph.enabled[p] == want, "pass %s", name);
+    }
+    eq_job_free(job);
+    json_decref(j);
+    json_t *rules = eq_job_rules();
+    const char *key;
+    const json_t *v;
+    int p = 0;
+    json_object_foreach(json_object_get(rules, "graph_options"), key, v)
+        ck_assert_str_eq(key, eq_graph_pass_name((eq_graph_pass)p++));
+    ck_assert_int_eq(p, EQ_PASS_COUNT);
+    json_decref(rules);
+}
+END_TEST
+
 /* ---- random traces, by hand ---------------------------------------------- */
 
 static eq_trace_entry te(const char *op, const char *target, int64_t seed2, int64_t dim, int call)
@@ -853,6 +882,7 @@ static Suite *checks_suite(void)
 {
     Suite *s = suite_create("checks");
     TCase *tc = tcase_create("traces");
+    tcase_add_test(tc, graph_options_follow_the_runtime);
     tcase_add_test(tc, traces_identical);
     tcase_add_test(tc, traces_constant_order_is_harmless);
     tcase_add_test(tc, traces_functional_num_random_ops);
