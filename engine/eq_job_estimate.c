@@ -210,6 +210,7 @@ static eq_status walk(est *e, eq_node *const *body, int n, const shp *x, shp *ou
 static eq_status node_shape(est *e, const eq_node *node, const shp *x0, shp *y)
 {
     shp x = *x0;
+    *y = x;
     if (node->input && !lookup(e, node->input, &x))
         return fail(e, node, "tensor '%s' is unknown", node->input);
     eq_status st = EQ_OK;
@@ -261,7 +262,7 @@ static eq_status walk(est *e, eq_node *const *body, int n, const shp *x, shp *ou
 {
     shp cur = *x;
     for (int i = 0; i < n; i++) {
-        shp y;
+        shp y = cur;
         eq_status st = node_shape(e, body[i], &cur, &y);
         if (st != EQ_OK)
             return st;
