@@ -60,6 +60,8 @@ typedef enum eq_layer_type {
     EQ_LAYER_CONSTANT,     /* inline tensor */
     EQ_LAYER_VARIABLE,     /* TF2 tf.Variable: created where evaluated */
     EQ_LAYER_GET_VARIABLE, /* compat.v1 get_variable: scoped, reused */
+    EQ_LAYER_RANDOM_UNIFORM, /* tf.random.uniform(shape, minval, maxval): a
+                                stateful random op, the guide's demos */
     EQ_LAYER_COUNT
 } eq_layer_type;
 
@@ -149,6 +151,9 @@ typedef struct eq_layer {
     int keepdims;
     int shape_rank;
     int64_t shape[EQ_MAX_RANK]; /* reshape target (one -1 allowed), variable shape */
+
+    /* random_uniform: [minval, maxval) */
+    double minval, maxval;
 
     /* mul / add / sub with a constant: `value` when has_value */
     int has_value;

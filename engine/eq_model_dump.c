@@ -211,6 +211,11 @@ static json_t *layer(dumper *d, const eq_layer *l)
         set(d, o, "keepdims", boolean(d, l->keepdims));
         break;
     }
+    case EQ_LAYER_RANDOM_UNIFORM:
+        set(d, o, "shape", shape(d, l->shape_rank, l->shape));
+        set(d, o, "minval", num(d, l->minval));
+        set(d, o, "maxval", num(d, l->maxval));
+        break;
     case EQ_LAYER_CONSTANT:
         set(d, o, "shape", shape(d, l->shape_rank, l->shape));
         set(d, o, "data", l->constant ? tensor(d, l->constant) : null(d));

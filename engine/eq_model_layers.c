@@ -35,6 +35,7 @@ static const char *const type_names[EQ_LAYER_COUNT] = {
     [EQ_LAYER_CONSTANT] = "constant",
     [EQ_LAYER_VARIABLE] = "variable",
     [EQ_LAYER_GET_VARIABLE] = "get_variable",
+    [EQ_LAYER_RANDOM_UNIFORM] = "random_uniform",
 };
 
 /* The scope a layer opens when it has no name: slim's default scopes, the
@@ -72,7 +73,7 @@ const char *eq_layer_type_list(void)
 {
     return "conv2d, fully_connected, dense, batch_norm, max_pool2d, avg_pool2d, dropout, "
            "flatten, reshape, concat, add, sub, mul, relu, relu6, sigmoid, tanh, softmax, "
-           "mean, identity, constant, variable, get_variable";
+           "mean, identity, constant, variable, get_variable, random_uniform";
 }
 
 int eq_model_layer_uses_x(const eq_layer *l)
@@ -81,6 +82,7 @@ int eq_model_layer_uses_x(const eq_layer *l)
     case EQ_LAYER_CONSTANT:
     case EQ_LAYER_VARIABLE:
     case EQ_LAYER_GET_VARIABLE:
+    case EQ_LAYER_RANDOM_UNIFORM:
     case EQ_LAYER_CONCAT:
         return 0;
     case EQ_LAYER_ADD:
@@ -726,6 +728,16 @@ static eq_status a_value(mp_ctx *c, eq_layer *l, const mp_val *v)
     return eq_model_get_number(c, v, -DBL_MAX, DBL_MAX, 0, "a number", &l->value);
 }
 
+static eq_status a_minval(mp_ctx *c, eq_layer *l, const mp_val *v)
+{
+    return eq_model_get_number(c, v, -DBL_MAX, DBL_MAX, 0, "a number", &l->minval);
+}
+
+static eq_status a_maxval(mp_ctx *c, eq_layer *l, const mp_val *v)
+{
+    return eq_model_get_number(c, v, -DBL_MAX, DBL_MAX, 0, "a number", &l->maxval);
+}
+
 static eq_status a_axes(mp_ctx *c, eq_layer *l, const mp_val *v)
 {
     mp_val r;
@@ -809,7 +821,7 @@ typedef enum arg_id {
     A_BIASES_INIT, A_KERNEL_INIT, A_BIAS_INIT, A_WEIGHTS_REG, A_BIASES_REG, A_KERNEL_REG,
     A_BIAS_REG, A_TRAINABLE, A_CENTER, A_SCALE, A_EPSILON, A_DECAY, A_KEEP_PROB, A_SHAPE,
     A_INPUTS, A_AXIS, A_VALUE, A_AXES, A_KEEPDIMS, A_DATA, A_INITIALIZER, A_VALUES,
-    A_CACHE, A_REGULARIZER, A_REUSE, A_COUNT, A_END = -1
+    A_CACHE, A_REGULARIZER, A_REUSE, A_MINVAL, A_MAXVAL, A_COUNT, A_END = -1
 } arg_id;
 
 static const struct {
@@ -855,6 +867,8 @@ static const struct {
     [A_CACHE] = {"cache", a_cache, 1},
     [A_REGULARIZER] = {"regularizer", a_regularizer, 1},
     [A_REUSE] = {"reuse", a_reuse, 1},
+    [A_MINVAL] = {"minval", a_minval, 0},
+    [A_MAXVAL] = {"maxval", a_maxval, 0},
 };
 
 /* Keys per type, in the order they are read (and dumped). */
@@ -880,6 +894,7 @@ static const arg_id k_mean[] = {A_NAME, A_AXES, A_KEEPDIMS, A_END};
 static const arg_id k_constant[] = {A_NAME, A_SHAPE, A_DATA, A_END};
 static const arg_id k_variable[] = {A_NAME, A_SHAPE, A_INITIALIZER, A_VALUES, A_TRAINABLE,
                                     A_CACHE, A_END};
+static const arg_id k_random_uniform[] = {A_NAME, A_SHAPE, A_MINVAL, A_MAXVAL, A_END};
 static const arg_id k_get_variable[] = {A_NAME, A_SHAPE, A_INITIALIZER, A_REGULARIZER,
                                         A_TRAINABLE, A_REUSE, A_END};
 
@@ -902,6 +917,7 @@ static const arg_id *type_keys(eq_layer_type t)
     case EQ_LAYER_CONSTANT: return k_constant;
     case EQ_LAYER_VARIABLE: return k_variable;
     case EQ_LAYER_GET_VARIABLE: return k_get_variable;
+    case EQ_LAYER_RANDOM_UNIFORM: return k_random_uniform;
     default: return k_name;
     }
 }
@@ -932,6 +948,8 @@ static void layer_defaults(eq_layer *l, eq_layer_type t)
     l->keep_prob = 0.5;
     l->axis = -1;
     l->reuse = -1;
+    l->minval = 0.0;
+    l->maxval = 1.0;
     switch (t) {
     case EQ_LAYER_CONV2D:
     case EQ_LAYER_FULLY_CONNECTED:
@@ -1121,6 +1139,14 @@ eq_status eq_model_layer_parse(mp_ctx *c, eq_layer_type t, const mp_val *args_in
     case EQ_LAYER_MEAN:
         if (!given[A_AXES].j)
             return missing(c, &args, t, "axes", NULL);
+        break;
+    case EQ_LAYER_RANDOM_UNIFORM:
+        if (!given[A_SHAPE].j)
+            return missing(c, &args, t, "shape", NULL);
+        if (!(l->minval < l->maxval))
+            return eq_model_fail(c, EQ_ERR_INVALID, args.path,
+                                 "random_uniform needs minval < maxval, got [%g, %g)",
+                                 l->minval, l->maxval);
         break;
     case EQ_LAYER_CONSTANT:
         if (!given[A_DATA].j)

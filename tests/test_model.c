@@ -116,6 +116,7 @@ START_TEST(layer_type_names)
     eq_layer_type x;
     ck_assert_int_eq(eq_layer_type_from_name("conv3d", &x), 0);
     ck_assert_str_eq(eq_layer_type_name(EQ_LAYER_GET_VARIABLE), "get_variable");
+    ck_assert_str_eq(eq_layer_type_name(EQ_LAYER_RANDOM_UNIFORM), "random_uniform");
     ck_assert_str_eq(eq_layer_type_name(EQ_LAYER_COUNT), "unknown");
 }
 END_TEST
@@ -922,7 +923,7 @@ START_TEST(errors_statements)
                "the statement has no construct: expected one key of conv2d, fully_connected, "
                "dense, batch_norm, max_pool2d, avg_pool2d, dropout, flatten, reshape, concat, "
                "add, sub, mul, relu, relu6, sigmoid, tanh, softmax, mean, identity, constant, "
-               "variable, get_variable, scope, defaults, branches, residual, block, repeat, if");
+               "variable, get_variable, random_uniform, scope, defaults, branches, residual, block, repeat, if");
     expect_err(one("{'relu': {}, 'tanh': {}}"), "body[0]",
                "the statement has two constructs, 'relu' and 'tanh': write one per statement");
     expect_err(one("{'relu': {}, 'scope': 'x'}"), "body[0]",
