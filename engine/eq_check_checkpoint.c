@@ -136,7 +136,8 @@ eq_status eq_check_checkpoint(job_run *run, json_t *check, eq_error *err)
     json_object_set_new(details, "file", json_string(run->job->checkpoint));
     int clean[2];
     json_t *keys[2];
-    for (int m = 0; m < 2; m++) {
+    for (int k = 0; k < 2; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER; /* the reference first */
         if (!(r[m] = job_shared(run, (eq_mode)m, err)))
             return err ? err->status : EQ_ERR_NOMEM;
         if ((st = job_calls_until(run, r[m], (eq_mode)m, 1, &res[m], err)) != EQ_OK)
@@ -148,9 +149,11 @@ eq_status eq_check_checkpoint(job_run *run, json_t *check, eq_error *err)
     }
     json_object_set_new(details, "checkpoint_keys",
                         json_integer((json_int_t)eq_safetensors_count(run->checkpoint)));
-    for (int m = 0; m < 2; m++)
+    for (int k = 0; k < 2; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER;
         if ((st = job_pass(run, r[m], (eq_mode)m, &res[m], err)) != EQ_OK)
             return st;
+    }
     int close;
     if ((st = job_compare_results(run, check, details, res[EQ_MODE_GRAPH], res[EQ_MODE_EAGER],
                                   &close, err)) != EQ_OK)

@@ -257,13 +257,15 @@ eq_status eq_check_fixed_weights(job_run *run, json_t *check, eq_error *err)
     eq_status st;
     /* Variables exist only after a first call; then every one is set and the
      * model called again, in inference mode. */
-    for (int m = 0; m < 2; m++) {
+    for (int k = 0; k < 2; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER; /* the reference first */
         if (!(r[m] = job_shared(run, (eq_mode)m, err)))
             return err ? err->status : EQ_ERR_NOMEM;
         if ((st = job_calls_until(run, r[m], (eq_mode)m, 1, &res[m], err)) != EQ_OK)
             return st;
     }
-    for (int m = 0; m < 2; m++) {
+    for (int k = 0; k < 2; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER;
         eq_varstore_set_all(eq_runner_vars(r[m]), job->fixed_weight_value);
         if ((st = job_pass(run, r[m], (eq_mode)m, &res[m], err)) != EQ_OK)
             return st;
@@ -291,7 +293,8 @@ eq_status eq_check_random(job_run *run, json_t *check, int training, eq_error *e
     eq_status st = EQ_OK;
     /* Fresh variables under the seed policy, as the guide builds new models
      * inside the DeterministicRandomTestTool's scope. */
-    for (int m = 0; m < 2 && st == EQ_OK; m++) {
+    for (int k = 0; k < 2 && st == EQ_OK; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER;
         r[m] = job_runner_new(run, (eq_mode)m, training, NULL, NULL, err);
         if (!r[m])
             st = err ? err->status : EQ_ERR_NOMEM;

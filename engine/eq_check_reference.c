@@ -291,7 +291,8 @@ eq_status eq_check_reference(job_run *run, json_t *check, eq_error *err)
     eq_runner *fresh[2] = {NULL, NULL};
     int ok = 1;
     char sum[600] = "";
-    for (int m = 0; m < 2 && st == EQ_OK; m++) {
+    for (int k = 0; k < 2 && st == EQ_OK; k++) {
+        int m = k == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER;
         int bit = m == EQ_MODE_GRAPH ? EQ_REF_MODE_GRAPH : EQ_REF_MODE_EAGER;
         if (!(job->reference.modes & bit))
             continue;

@@ -406,7 +406,7 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(report, "format", json_string(REPORT_FORMAT));
     json_object_set_new(report, "name", json_string(job->name));
     json_object_set_new(report, "verdict", json_string("error"));
-    json_object_set_new(report, "job", json_incref(job->spec));
+    json_object_set_new(report, "job", json_deep_copy(job->spec));
     json_object_set_new(report, "settings", settings_json(job));
     json_object_set_new(report, "checks", checks);
 

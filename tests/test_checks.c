@@ -312,8 +312,8 @@ START_TEST(results_close_and_first_divergence)
     ck_assert_int_eq(json_integer_value(json_object_get(d, "endpoints_out_of_tolerance")), 2);
     const json_t *e1 = json_array_get(json_object_get(d, "endpoints"), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(e1, "mismatched")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
-                         json_object_get(json_object_get(e1, "worst"), "index"), 0))),
+    ck_assert_int_eq(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(e1, "worst"), "index"), 0)),
                      4);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(d, "summary")),
                                  "divergence starts at e1 (endpoint 2 of 3)"));
