@@ -83,6 +83,16 @@ static json_t *stats_json(const eq_tensor *t)
     return o;
 }
 
+/* The largest max_abs_diff seen so far, and whose. */
+static void note_largest(const json_t *o, const char *name, double *largest, const char **who)
+{
+    double d;
+    if (eq_report_number_get(json_object_get(o, "max_abs_diff"), &d) && d > *largest) {
+        *largest = d;
+        *who = name;
+    }
+}
+
 eq_status job_compare_results(job_run *run, json_t *check, json_t *details, const eq_result *g,
                               const eq_result *e, int *close, eq_error *err)
 {
@@ -90,8 +100,8 @@ eq_status job_compare_results(job_run *run, json_t *check, json_t *details, cons
     int all_close = 1;
     char msg[EQ_DIFF_MESSAGE_MAX], mapped[1024];
     double rtol, atol;
-    double worst_ratio = -1;
-    const char *worst_name = NULL;
+    double largest = 0;
+    const char *largest_name = NULL;
 
     /* Outputs, by position. */
     json_t *outs = json_array();
@@ -118,17 +128,7 @@ eq_status job_compare_results(job_run *run, json_t *check, json_t *details, cons
             out_bad++;
             job_message(check, "output %s: %s", name, msg);
         }
-        double ratio;
-        json_t *w = json_object_get(o, "worst");
-        if (eq_report_number_get(json_object_get(w, "abs_diff"), &ratio)) {
-            double allowed = 0;
-            eq_report_number_get(json_object_get(w, "allowed"), &allowed);
-            ratio = allowed > 0 ? ratio / allowed : (ratio > 0 ? INFINITY : 0);
-            if (ratio > worst_ratio) {
-                worst_ratio = ratio;
-                worst_name = name;
-            }
-        }
+        note_largest(o, name, &largest, &largest_name);
     }
 
     /* Endpoints, by name, in the graph's execution order. */
@@ -156,6 +156,7 @@ eq_status job_compare_results(job_run *run, json_t *check, json_t *details, cons
         json_t *o = compare_pair(name, e->endpoints[j].name, g->endpoints[i].tensor,
                                  e->endpoints[j].tensor, rtol, atol, &ok, msg, sizeof msg);
         json_object_set_new(o, "execution_index", json_integer(i));
+        note_largest(o, name, &largest, &largest_name);
         json_array_append_new(eps, o);
         compared++;
         if (!ok) {
@@ -225,10 +226,13 @@ eq_status job_compare_results(job_run *run, json_t *check, json_t *details, cons
     *close = all_close;
     char sum[600];
     if (all_close) {
-        snprintf(sum, sizeof sum, "%d output%s, %d endpoint%s%s within tolerance (rtol %g, atol %g)%s%s",
+        char tail[160] = "; bit-identical";
+        if (largest_name)
+            snprintf(tail, sizeof tail, "; largest difference %.3g (%s)", largest, largest_name);
+        snprintf(sum, sizeof sum, "%d output%s, %d endpoint%s%s within tolerance (rtol %g, atol %g)%s",
                  n_out, n_out == 1 ? "" : "s", compared, compared == 1 ? "" : "s",
                  json_is_object(reg) ? " and the regularisation loss" : "", job->rtol, job->atol,
-                 worst_name ? "; closest to failing: " : "", worst_name ? worst_name : "");
+                 tail);
     } else if (first_bad >= 0) {
         snprintf(sum, sizeof sum, "divergence starts at %s (endpoint %d of %d); %d of %d "
                                   "endpoints and %d of %d outputs out of tolerance",
