@@ -878,6 +878,21 @@ START_TEST(estimate)
 }
 END_TEST
 
+START_TEST(estimate_irv2)
+{
+    /* spec/inception-resnet-v2.md section 5: 59,273,456 parameters and
+     * 13,162,501,216 multiply-accumulates at batch 1 (aux head included). */
+    eq_job *job = parse("{\"model\": {\"zoo\": \"inception_resnet_v2\"}}");
+    eq_job_estimate est;
+    eq_error err;
+    ck_assert_int_eq(eq_job_estimate_cost(job, &est, &err), EQ_OK);
+    ck_assert_int_eq(est.parameters, 59273456);
+    ck_assert_int_eq(est.flops, 2LL * 13162501216LL);
+    ck_assert_int_eq(est.passes, 10);
+    eq_job_free(job);
+}
+END_TEST
+
 static Suite *checks_suite(void)
 {
     Suite *s = suite_create("checks");
@@ -906,6 +921,7 @@ static Suite *checks_suite(void)
     tcase_add_test(tc, hooks_and_report_fields);
     tcase_add_test(tc, errors_in_checks_and_jobs);
     tcase_add_test(tc, estimate);
+    tcase_add_test(tc, estimate_irv2);
     suite_add_tcase(s, tc);
     return s;
 }
