@@ -4,5 +4,6 @@
 #define EQ_CLI_H
 
 int cli_run_model(int argc, char **argv);
+int cli_validate(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void usage(FILE *f)
             "\n"
             "verbs:\n"
             "  run-model MODEL   run a model in eager and/or graph mode and print outputs\n"
+            "  validate JOB      run a validation job's checks (no server) and report\n"
             "  version           print the version\n"
             "\n"
             "`equivd VERB --help` describes a verb's options.\n");
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
     const char *verb = argv[1];
     if (strcmp(verb, "run-model") == 0)
         return cli_run_model(argc - 1, argv + 1);
+    if (strcmp(verb, "validate") == 0)
+        return cli_validate(argc - 1, argv + 1);
     if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) {
         printf("equivd %s\n", PACKAGE_VERSION);
         return 0;
