@@ -1023,3 +1023,16 @@ int64_t srv_store_gc(srv_store *s, double before, eq_error *err)
     }
     return n;
 }
+
+int64_t srv_store_gc_count(srv_store *s, double before, eq_error *err)
+{
+    sqlite3 *db = srv_store_db(s);
+    sqlite3_stmt *st = prep(db, "SELECT count(*) FROM jobs WHERE status IN ('done', 'failed', "
+                                "'cancelled') AND finished_at < ?", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_double(st, 1, before);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+}

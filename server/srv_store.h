@@ -101,8 +101,7 @@ eq_status srv_store_event(srv_store *s, int64_t job_id, const char *kind, const 
                           eq_error *err);
 
 /* The job resource (status, progress, verdict, summary, timings, error) as
- * the API returns it; NULL with err->status EQ_ERR_INVALID... no: NULL and
- * *found = 0 when there is no such job. */
+ * the API returns it; NULL and *found = 0 when there is no such job. */
 json_t *srv_store_job_get(srv_store *s, int64_t id, int *found, eq_error *err);
 
 typedef struct srv_job_filter {
@@ -142,5 +141,7 @@ json_t *srv_store_checkpoint_get(srv_store *s, const char *name, eq_error *err);
 /* Delete finished jobs (done/failed/cancelled) that finished before
  * `before` (epoch seconds), with everything they own; returns how many. */
 int64_t srv_store_gc(srv_store *s, double before, eq_error *err);
+/* How many srv_store_gc would delete. */
+int64_t srv_store_gc_count(srv_store *s, double before, eq_error *err);
 
 #endif
