@@ -150,6 +150,10 @@ int testd_stop(testd *d, int sig)
         usleep(5000);
     }
     d->pid = 0;
+    /* A sanitizer report in the daemon fails the test that ran it. */
+    const char *log = testd_log(d);
+    ck_assert_msg(!strstr(log, "Sanitizer") && !strstr(log, "runtime error:"),
+                  "the daemon reported a sanitizer error:\n%s", log);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
