@@ -86,8 +86,10 @@ static eq_status eager_random_uniform(eq_backend *b, const char *name, int64_t s
     if (!t)
         return err ? err->status : EQ_ERR_NOMEM;
     eq_status st = eq_rand_uniform(e->rand, seed, seed2, t, err);
-    if (st != EQ_OK)
-        return eq_error_prefix(err, "%s: ", name);
+    if (st != EQ_OK) {
+        eq_error_prefix(err, "%s: ", name);
+        return st;
+    }
     v->t = *t;
     v->node = -1;
     *out = v;

@@ -750,16 +750,43 @@ static eq_status variable_layer(eq_interp *in, const eq_node *node, eq_value **o
     return read_var(in, node, v, out, err);
 }
 
+/* tf.random.uniform(shape, minval, maxval): the raw kernel output, then
+ * TF's separate float ops raw * (maxval - minval) + minval unless the bounds
+ * are the defaults [0, 1). */
+static eq_status random_uniform_layer(eq_interp *in, const eq_node *node, eq_value **out,
+                                      eq_error *err)
+{
+    const eq_layer *L = &node->layer;
+    int64_t seed, seed2;
+    eq_status st = eq_rand_next_seeds(in->rand, &seed, &seed2, err);
+    const char *name = op_name(in, L->name ? L->name : "random_uniform");
+    if (st == EQ_OK)
+        st = trace_add(in, "RandomUniform", name, "random_uniform", seed, seed2, L->shape_rank,
+                       L->shape, err);
+    if (st == EQ_OK)
+        st = in->be->vt->random_uniform(in->be, name, seed, seed2, L->shape_rank, L->shape, out,
+                                        err);
+    if (st != EQ_OK || (L->minval == 0.0 && L->maxval == 1.0))
+        return at_node(in, node, st, err);
+    float lo = (float)L->minval, hi = (float)L->maxval;
+    eq_opdesc d = {.kind = EQ_OP_SCALE, .scale = hi - lo};
+    d.name = op_name(in, "mul");
+    if ((st = emit1(in, node, &d, *out, out, err)) != EQ_OK || lo == 0.0f)
+        return st;
+    eq_value *c;
+    if ((st = scalar_constant(in, node, lo, &c, err)) != EQ_OK)
+        return st;
+    eq_opdesc da = {.kind = EQ_OP_BINARY, .binary = EQ_BIN_ADD};
+    da.name = op_name(in, "add");
+    eq_value *ins[2] = {*out, c};
+    return emit(in, node, &da, ins, 2, out, err);
+}
+
 static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value **out,
                        eq_error *err)
 {
     const eq_layer *L = &node->layer;
     eq_status st;
-    if (L->n_inputs == 1 && L->type != EQ_LAYER_ADD && L->type != EQ_LAYER_SUB &&
-        L->type != EQ_LAYER_MUL && L->type != EQ_LAYER_CONCAT) {
-        if ((st = lookup_input(in, node, L->inputs[0], &x, err)) != EQ_OK)
-            return st;
-    }
     switch (L->type) {
     case EQ_LAYER_CONV2D:
     case EQ_LAYER_FULLY_CONNECTED:
@@ -829,6 +856,8 @@ static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value
     case EQ_LAYER_VARIABLE:
     case EQ_LAYER_GET_VARIABLE:
         return variable_layer(in, node, out, err);
+    case EQ_LAYER_RANDOM_UNIFORM:
+        return random_uniform_layer(in, node, out, err);
     case EQ_LAYER_COUNT:
         break;
     }
@@ -844,6 +873,8 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
                           eq_error *err)
 {
     eq_status st = EQ_OK;
+    if (node->input && (st = lookup_input(in, node, node->input, &x, err)) != EQ_OK)
+        return st;
     switch (node->kind) {
     case EQ_NODE_LAYER:
         st = layer(in, node, x, out, err);
@@ -873,6 +904,9 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
     }
     case EQ_NODE_RESIDUAL: {
         eq_value *up, *scaled, *sum;
+        if (node->activation == EQ_ACT_RELU6)
+            return fail(in, node, EQ_ERR_UNSUPPORTED, err,
+                        "residual with relu6 (slim clips scale*up to [-6, 6]) is not supported");
         st = run_body(in, node->body, node->n_body, x, &up, err);
         if (st != EQ_OK)
             return st;

@@ -60,18 +60,31 @@ typedef enum eq_layer_type {
     EQ_LAYER_CONSTANT,     /* inline tensor */
     EQ_LAYER_VARIABLE,     /* TF2 tf.Variable: created where evaluated */
     EQ_LAYER_GET_VARIABLE, /* compat.v1 get_variable: scoped, reused */
+    EQ_LAYER_RANDOM_UNIFORM, /* tf.random.uniform(shape, minval, maxval): a
+                                stateful random op, the guide's demos */
     EQ_LAYER_COUNT
 } eq_layer_type;
 
-/* The JSON key of a layer type ("conv2d", ...), and the reverse. */
+/* The JSON key of a layer type ("conv2d", ...), and the reverse (returns 1
+ * and sets *out when name is a layer type, else 0). */
 const char *eq_layer_type_name(eq_layer_type t);
 int eq_layer_type_from_name(const char *name, eq_layer_type *out);
 /* "conv2d, fully_connected, ..." for error messages. */
 const char *eq_layer_type_list(void);
 
 /* An initializer as written in the model; the RNG module turns it into
- * numbers. kind is one of eq_initializer_kinds (see the RNG module) or
- * "values" (inline data in `values`). */
+ * numbers. kind is one of the RNG module's preset names (eq_init_parse):
+ *   zeros ones constant random_uniform random_normal truncated_normal
+ *   variance_scaling glorot_uniform glorot_normal he_normal he_uniform
+ *   lecun_normal lecun_uniform xavier_uniform xavier_normal
+ *   slim_variance_scaling
+ * or "values" (inline data in `values`). The parser fills every parameter
+ * with its TF default and fills the layer's default kind when none is
+ * written (slim: xavier_uniform weights, zeros biases; dense:
+ * glorot_uniform kernel), so kind is NULL only where the layer has no such
+ * variable. mode and distribution are lower case; for
+ * slim_variance_scaling, scale is slim's `factor` and distribution is
+ * "uniform" or "truncated_normal" (slim's uniform=False). */
 typedef struct eq_ast_init {
     const char *kind;         /* NULL: the layer's default */
     double value;             /* constant */
@@ -98,7 +111,14 @@ typedef struct eq_layer {
     const char *default_scope; /* "Conv", "fully_connected", "dense", "BatchNorm",
                                   "Dropout", "MaxPool2D", ...; NULL for plain ops */
 
-    /* Inputs: named tensors; n_inputs == 0 means the previous output. */
+    /* Inputs: named tensors; n_inputs == 0 means the current tensor x (the
+     * previous output, or the statement's `input`, eq_node.input).
+     *   concat: the tensors joined (n_inputs >= 1; x is not implied);
+     *   add/sub/mul: n_inputs == 2: inputs[0] op inputs[1];
+     *                n_inputs == 1: x op inputs[0];
+     *                n_inputs == 0: x op value (has_value);
+     *   every other layer that reads a tensor: n_inputs is 0, or 1 with
+     *   inputs[0] == eq_node.input (the parser copies it there). */
     const char **inputs;
     int n_inputs;
 
@@ -132,6 +152,9 @@ typedef struct eq_layer {
     int shape_rank;
     int64_t shape[EQ_MAX_RANK]; /* reshape target (one -1 allowed), variable shape */
 
+    /* random_uniform: [minval, maxval) */
+    double minval, maxval;
+
     /* mul / add / sub with a constant: `value` when has_value */
     int has_value;
     double value;
@@ -149,8 +172,15 @@ typedef struct eq_node eq_node;
 struct eq_node {
     eq_node_kind kind;
     const char *path;      /* JSON path of the statement, for messages */
-    const char *as;        /* save the output under this tensor name, or NULL */
-    const char *endpoint;  /* report the output under this endpoint name */
+    const char *as;        /* save the output under this tensor name, or NULL;
+                              the parser sets it to `endpoint` when only that
+                              is given */
+    const char *endpoint;  /* report the output under this endpoint name; an
+                              endpoint is also a tensor name (bind the output
+                              under both `as` and `endpoint`) */
+    const char *input;     /* read this tensor instead of the previous output
+                              (any node kind), or NULL. "input" is the model
+                              input. Added by the model parser. */
 
     /* EQ_NODE_LAYER */
     eq_layer layer;
@@ -172,6 +202,13 @@ struct eq_node {
     double scale;
     eq_activation activation;
 };
+
+/* Static limits: past them the parser returns EQ_ERR_LIMIT. Nesting counts
+ * statements inside statements and block calls; nodes count the expanded
+ * AST (Inception-ResNet-v2 has 492 nodes). */
+#define EQ_MODEL_MAX_DEPTH 64
+#define EQ_MODEL_MAX_NODES 100000
+#define EQ_MODEL_MAX_REPEAT 10000
 
 /* ---- the model ----------------------------------------------------------- */
 
@@ -208,10 +245,13 @@ typedef struct eq_model {
  * input; frees everything it allocated on failure. */
 eq_model *eq_model_parse(const json_t *model, const json_t *args,
                          const char *path_prefix, eq_error *err);
-/* Convenience: read and parse a file (path in messages is the file name). */
+/* Convenience: read and parse a file. err->path is the JSON path inside the
+ * file and err->message starts with the file name; a file that cannot be
+ * read is EQ_ERR_IO. */
 eq_model *eq_model_parse_file(const char *filename, const json_t *args,
                               eq_error *err);
-/* Parse from a string (jansson's line/column on malformed JSON). */
+/* Parse from a string (jansson's line/column on malformed JSON; duplicate
+ * keys are an error). */
 eq_model *eq_model_parse_string(const char *text, const json_t *args,
                                 eq_error *err);
 void eq_model_free(eq_model *m);

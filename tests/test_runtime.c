@@ -1,0 +1,616 @@
+/* test_runtime.c - the interpreter and the two modes, end to end through the
+ * model language: bit-identical modes with passes off, variable creation per
+ * mode (the guide's step-1 pitfalls), naming, get_variable rules, random
+ * numbers per mode and seed policy, and shape errors. Inception-ResNet-v2
+ * has its own test (test_irv2.c). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eq.h"
+#include "eq_model.h"
+#include "eq_runtime.h"
+#include "eq_zoo.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static eq_model *zoo(const char *name)
+{
+    char path[1024];
+    eq_error err;
+    ck_assert_msg(eq_zoo_find(name, path, sizeof path, &err) == EQ_OK, "%s", err.message);
+    eq_model *m = eq_model_parse_file(path, NULL, &err);
+    ck_assert_msg(m != NULL, "%s: %s", err.path, err.message);
+    return m;
+}
+
+static eq_model *inline_model(const char *text)
+{
+    eq_error err;
+    eq_model *m = eq_model_parse_string(text, NULL, &err);
+    ck_assert_msg(m != NULL, "%s: %s", err.path, err.message);
+    return m;
+}
+
+static eq_runner *runner(const eq_model *m, eq_mode mode, int training, eq_seeding seeding,
+                         int passes)
+{
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, mode);
+    cfg.training = training;
+    cfg.seeding = seeding;
+    eq_graph_options_all(&cfg.graph, passes);
+    eq_error err;
+    eq_runner *r = eq_runner_new(m, &cfg, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
+    return r;
+}
+
+static const eq_result *call(eq_runner *r, const eq_tensor *x)
+{
+    eq_error err;
+    eq_error_clear(&err);
+    const eq_result *res;
+    eq_status st = eq_runner_call(r, x, &res, &err);
+    ck_assert_msg(st == EQ_OK, "%s: %s", err.path, err.message);
+    return res;
+}
+
+/* A deterministic input with varied values. */
+static eq_tensor *input(eq_arena *a, int rank, const int64_t *shape)
+{
+    eq_tensor *t = eq_tensor_new(a, EQ_F32, rank, shape, NULL);
+    ck_assert_ptr_nonnull(t);
+    float *d = eq_tensor_f32(t);
+    for (int64_t i = 0; i < eq_tensor_numel(t); i++)
+        d[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    return t;
+}
+
+static int bits_equal(const eq_tensor *a, const eq_tensor *b)
+{
+    return eq_tensor_same_shape(a, b) && memcmp(a->data, b->data, eq_tensor_nbytes(a)) == 0;
+}
+
+static double max_rel_diff(const eq_tensor *a, const eq_tensor *b)
+{
+    ck_assert(eq_tensor_same_shape(a, b));
+    double worst = 0;
+    for (int64_t i = 0; i < eq_tensor_numel(a); i++) {
+        double x = eq_tensor_get(a, i), y = eq_tensor_get(b, i);
+        double d = fabs(x - y) / (1e-6 + fabs(y));
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+static int has_var(eq_runner *r, const char *name)
+{
+    return eq_varstore_find(eq_runner_vars(r), name) != NULL;
+}
+
+/* ---- eager == graph, bit for bit, with passes off ------------------------- */
+
+static void check_modes_identical(const char *model, int training)
+{
+    eq_model *m = zoo(model);
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {3, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, training, EQ_SEEDING_CONSTANT, 0);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 0);
+    const eq_result *re = call(e, x);
+    const eq_result *rg = call(g, x);
+    ck_assert_int_eq(re->n_outputs, rg->n_outputs);
+    ck_assert_int_eq(re->n_endpoints, rg->n_endpoints);
+    ck_assert_int_gt(re->n_endpoints, 2);
+    for (int i = 0; i < re->n_outputs; i++)
+        ck_assert_msg(bits_equal(re->outputs[i].tensor, rg->outputs[i].tensor),
+                      "%s: output %s differs", model, re->outputs[i].name);
+    for (int i = 0; i < re->n_endpoints; i++) {
+        ck_assert_str_eq(re->endpoints[i].name, rg->endpoints[i].name);
+        ck_assert_msg(bits_equal(re->endpoints[i].tensor, rg->endpoints[i].tensor),
+                      "%s: endpoint %s differs", model, re->endpoints[i].name);
+    }
+    ck_assert_int_eq(re->has_reg_loss, rg->has_reg_loss);
+    if (re->has_reg_loss)
+        ck_assert(memcmp(&re->reg_loss, &rg->reg_loss, sizeof(float)) == 0);
+    /* Same variables, same initial values. */
+    eq_varstore *ve = eq_runner_vars(e), *vg = eq_runner_vars(g);
+    ck_assert_int_eq(eq_varstore_count(ve), eq_varstore_count(vg));
+    for (int i = 0; i < eq_varstore_count(ve); i++) {
+        ck_assert_str_eq(eq_varstore_at(ve, i)->name, eq_varstore_at(vg, i)->name);
+        ck_assert(bits_equal(eq_varstore_at(ve, i)->value, eq_varstore_at(vg, i)->value));
+    }
+    eq_runner_free(e);
+    eq_runner_free(g);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+
+START_TEST(small_cnn_modes_bit_identical_inference)
+{
+    check_modes_identical("small_cnn", 0);
+}
+END_TEST
+
+START_TEST(small_cnn_modes_bit_identical_training)
+{
+    /* Constant seed policy: dropout noise and initial values agree. */
+    check_modes_identical("small_cnn", 1);
+}
+END_TEST
+
+START_TEST(graph_passes_agree_within_tolerance)
+{
+    eq_model *m = zoo("small_cnn");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {2, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    eq_runner *off = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 0);
+    eq_runner *on = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    const eq_result *r0 = call(off, x);
+    const eq_result *r1 = call(on, x);
+    for (int i = 0; i < r0->n_outputs; i++)
+        ck_assert_double_lt(max_rel_diff(r1->outputs[i].tensor, r0->outputs[i].tensor), 1e-4);
+    /* Folding must follow new variable values (the fixed-weights check). */
+    eq_varstore_set_all(eq_runner_vars(off), 0.001);
+    eq_varstore_set_all(eq_runner_vars(on), 0.001);
+    r0 = call(off, x);
+    r1 = call(on, x);
+    for (int i = 0; i < r0->n_outputs; i++)
+        ck_assert_double_lt(max_rel_diff(r1->outputs[i].tensor, r0->outputs[i].tensor), 1e-4);
+    eq_runner_free(off);
+    eq_runner_free(on);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+/* ---- step 1 pitfalls ------------------------------------------------------- */
+
+static eq_tensor *vec_input(eq_arena *a, int64_t n)
+{
+    int64_t shape[2] = {2, n};
+    return input(a, 2, shape);
+}
+
+START_TEST(scaling_broken_creates_a_variable_per_eager_call)
+{
+    eq_model *m = zoo("scaling_broken");
+    eq_arena *a = eq_arena_new(0);
+    eq_tensor *x = vec_input(a, 4);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    for (int c = 1; c <= 3; c++) {
+        const eq_result *re = call(e, x);
+        call(g, x);
+        /* bias is reused (get_variable in the store); Variable:0 is not. */
+        ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 1 + c);
+        ck_assert_int_eq(eq_varstore_count(eq_runner_vars(g)), 2);
+        /* x * 2 + 0 */
+        ck_assert(eq_tensor_f32(re->outputs[0].tensor)[1] == 2.0f * eq_tensor_f32(x)[1]);
+    }
+    const eq_var *v = eq_varstore_at(eq_runner_vars(e), 3);
+    ck_assert_str_eq(v->name, "Variable:0");
+    ck_assert_int_eq(v->call, 3);
+    ck_assert(has_var(e, "bias:0"));
+    eq_runner_free(e);
+    eq_runner_free(g);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+static eq_status forbid_after_first_call(void *ctx, const eq_var *v, eq_error *err)
+{
+    int *seen = ctx;
+    if (v->call > 1) {
+        (*seen)++;
+        return eq_error_set(err, EQ_ERR_STATE, "variable %s created in call %d by %s (%s)",
+                            v->name, v->call, v->creator, v->args);
+    }
+    return EQ_OK;
+}
+
+START_TEST(creation_hook_forbids_and_names_the_variable)
+{
+    eq_model *m = zoo("scaling_broken");
+    eq_arena *a = eq_arena_new(0);
+    eq_tensor *x = vec_input(a, 4);
+    int seen = 0;
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, EQ_MODE_EAGER);
+    cfg.hook = forbid_after_first_call;
+    cfg.hook_ctx = &seen;
+    eq_error err;
+    eq_runner *e = eq_runner_new(m, &cfg, &err);
+    call(e, x);
+    const eq_result *res;
+    ck_assert_int_eq(eq_runner_call(e, x, &res, &err), EQ_ERR_STATE);
+    ck_assert_int_eq(seen, 1);
+    ck_assert_ptr_nonnull(strstr(err.message, "Variable:0"));
+    ck_assert_ptr_nonnull(strstr(err.message, "call 2"));
+    ck_assert_ptr_nonnull(strstr(err.message, "initializer="));
+    ck_assert_str_eq(err.path, "body[0]");
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(scaling_fixed_keeps_its_variables)
+{
+    eq_model *m = zoo("scaling_fixed");
+    eq_arena *a = eq_arena_new(0);
+    eq_tensor *x = vec_input(a, 4);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    for (int c = 0; c < 3; c++)
+        call(e, x);
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 2);
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(unnamed_layers_get_new_names_every_eager_call)
+{
+    eq_model *m = zoo("unnamed_layers_broken");
+    eq_arena *a = eq_arena_new(0);
+    eq_tensor *x = vec_input(a, 8);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    call(e, x);
+    call(g, x);
+    call(g, x);
+    ck_assert(has_var(e, "dense/kernel:0") && has_var(e, "dense/bias:0"));
+    ck_assert(has_var(e, "dense_1/kernel:0") && has_var(e, "dense_1/bias:0"));
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 4);
+    call(e, x);
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 8);
+    ck_assert(has_var(e, "dense_2/kernel:0") && has_var(e, "dense_3/bias:0"));
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(g)), 4);
+    eq_runner_free(e);
+    eq_runner_free(g);
+    eq_model_free(m);
+
+    m = zoo("unnamed_layers_fixed");
+    e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    for (int c = 0; c < 3; c++)
+        call(e, x);
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 4);
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(get_variable_reuse_rules_per_mode)
+{
+    /* Two get_variable of the same name: TF1 graph refuses without reuse;
+     * the eager shim's store reuses (AUTO_REUSE). */
+    eq_model *m = inline_model(
+        "{\"body\": ["
+        " {\"get_variable\": {\"name\": \"w\", \"shape\": [3], \"initializer\": \"ones\"}, \"as\": \"a\"},"
+        " {\"get_variable\": {\"name\": \"w\", \"shape\": [3], \"initializer\": \"ones\"}, \"as\": \"b\"},"
+        " {\"add\": {\"inputs\": [\"a\", \"b\"]}}]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[1] = {3};
+    eq_tensor *x = input(a, 1, s);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    const eq_result *r = call(e, x);
+    ck_assert_int_eq(eq_varstore_count(eq_runner_vars(e)), 1);
+    ck_assert(eq_tensor_f32(r->outputs[0].tensor)[2] == 2.0f);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    eq_error err;
+    ck_assert_int_eq(eq_runner_call(g, x, &r, &err), EQ_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "Variable w already exists, disallowed"));
+    ck_assert_str_eq(err.path, "body[1]");
+    eq_runner_free(e);
+    eq_runner_free(g);
+    eq_model_free(m);
+
+    /* Shared with a different shape: TF's "Trying to share" error. */
+    m = inline_model(
+        "{\"body\": ["
+        " {\"get_variable\": {\"name\": \"w\", \"shape\": [3]}, \"as\": \"a\"},"
+        " {\"get_variable\": {\"name\": \"w\", \"shape\": [4]}}]}");
+    e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    ck_assert_int_eq(eq_runner_call(e, x, &r, &err), EQ_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err.message, "Trying to share variable w"));
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+/* ---- errors ---------------------------------------------------------------- */
+
+START_TEST(shape_errors_name_the_layer_and_shapes)
+{
+    eq_model *m = inline_model(
+        "{\"body\": [{\"scope\": \"net\", \"body\": ["
+        " {\"conv2d\": {\"name\": \"c1\", \"filters\": 4, \"kernel\": 3}}]}]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[2] = {2, 5};
+    eq_tensor *x = input(a, 2, s);
+    for (int mode = 0; mode < 2; mode++) {
+        eq_runner *r = runner(m, (eq_mode)mode, 0, EQ_SEEDING_CONSTANT, 1);
+        eq_error err;
+        const eq_result *res;
+        ck_assert_int_eq(eq_runner_call(r, x, &res, &err), EQ_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(err.message, "conv2d"));
+        ck_assert_ptr_nonnull(strstr(err.message, "[2, 5]"));
+        ck_assert_str_eq(err.path, "body[0].scope.body[0]");
+        eq_runner_free(r);
+    }
+    eq_model_free(m);
+
+    /* A kernel larger than the input: the op's message names both shapes. */
+    m = inline_model(
+        "{\"body\": [{\"conv2d\": {\"name\": \"c\", \"filters\": 2, \"kernel\": 5, "
+        "\"padding\": \"VALID\"}}]}");
+    int64_t s4[4] = {1, 3, 3, 1};
+    x = input(a, 4, s4);
+    eq_runner *r = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    eq_error err;
+    const eq_result *res;
+    ck_assert_int_eq(eq_runner_call(r, x, &res, &err), EQ_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(err.message, "c/Conv2D"));
+    eq_runner_free(r);
+
+    /* Graph mode: a later input of another shape is refused. */
+    r = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
+    int64_t big[4] = {1, 8, 8, 1}, other[4] = {2, 8, 8, 1};
+    call(r, input(a, 4, big));
+    ck_assert_int_ne(eq_runner_call(r, input(a, 4, other), &res, &err), EQ_OK);
+    ck_assert_ptr_nonnull(strstr(err.message, "[2, 8, 8, 1]"));
+    eq_runner_free(r);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+/* ---- random numbers: the guide's demonstrations through the language ------- */
+
+/* a = uniform(3x1); b = uniform(3x3); c = uniform(3x3), each times 3, as in
+ * the guide's DeterministicRandomTestTool section. */
+static const char *ABC =
+    "{\"body\": ["
+    " {\"random_uniform\": {\"shape\": [3, 1]}, \"as\": \"a0\"},"
+    " {\"mul\": {\"value\": 3}, \"endpoint\": \"a\"},"
+    " {\"random_uniform\": {\"shape\": [3, 3]}},"
+    " {\"mul\": {\"value\": 3}, \"endpoint\": \"b\"},"
+    " {\"random_uniform\": {\"shape\": [3, 3]}},"
+    " {\"mul\": {\"value\": 3}, \"endpoint\": \"c\"}],"
+    " \"outputs\": [\"c\"]}";
+
+static const eq_tensor *endpoint(const eq_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_endpoints; i++)
+        if (strcmp(r->endpoints[i].name, name) == 0)
+            return r->endpoints[i].tensor;
+    ck_abort_msg("no endpoint %s", name);
+    return NULL;
+}
+
+START_TEST(random_abc_constant_and_num_random_ops)
+{
+    eq_model *m = inline_model(ABC);
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[1] = {1};
+    eq_tensor *x = input(a, 1, s);
+    /* The spec's (42, 0) float32 uniform stream, times 3. */
+    static const float first[3] = {0.83545911f, 0.91629732f, 0.49464953f};
+    for (int mode = 0; mode < 2; mode++) {
+        eq_runner *r = runner(m, (eq_mode)mode, 0, EQ_SEEDING_CONSTANT, 1);
+        const eq_result *res = call(r, x);
+        const eq_tensor *ta = endpoint(res, "a"), *tb = endpoint(res, "b"),
+                        *tc = endpoint(res, "c");
+        /* constant mode: b == c bitwise; a is a prefix of b's stream. */
+        ck_assert(bits_equal(tb, tc));
+        for (int i = 0; i < 3; i++) {
+            ck_assert_float_eq_tol(eq_tensor_f32(ta)[i], 3.0f * first[i], 1e-6);
+            ck_assert(eq_tensor_f32(ta)[i] == eq_tensor_f32(tb)[i]);
+        }
+        const eq_trace_entry *tr;
+        ck_assert_int_eq(eq_runner_trace(r, &tr), 3);
+        for (int i = 0; i < 3; i++)
+            ck_assert(tr[i].seed == 42 && tr[i].seed2 == 0);
+        eq_runner_free(r);
+    }
+    /* num_random_ops: (42,0), (42,1), (42,2); b != c; graph == eager. */
+    eq_runner *re = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_NUM_RANDOM_OPS, 1);
+    eq_runner *rg = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_NUM_RANDOM_OPS, 1);
+    const eq_result *e = call(re, x);
+    const eq_result *g = call(rg, x);
+    ck_assert(!bits_equal(endpoint(e, "b"), endpoint(e, "c")));
+    for (int i = 0; i < 3; i++) {
+        const char *n = i == 0 ? "a" : i == 1 ? "b" : "c";
+        ck_assert(bits_equal(endpoint(e, n), endpoint(g, n)));
+    }
+    /* (42, 1) starts 0.15012848 (spec test vectors), times 3. */
+    ck_assert_float_eq_tol(eq_tensor_f32(endpoint(e, "b"))[0], 3.0f * 0.15012848f, 1e-6);
+    const eq_trace_entry *tr;
+    ck_assert_int_eq(eq_runner_trace(re, &tr), 3);
+    ck_assert(tr[2].seed == 42 && tr[2].seed2 == 2);
+    eq_runner_free(re);
+    eq_runner_free(rg);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(random_order_and_explicit_operation_seed)
+{
+    /* The same three draws in another order: under num_random_ops the values
+     * follow the order; setting operation_seed reproduces the original. */
+    eq_model *m = inline_model(ABC);
+    eq_model *reordered = inline_model(
+        "{\"body\": ["
+        " {\"random_uniform\": {\"shape\": [3, 3]}, \"endpoint\": \"b\"},"
+        " {\"random_uniform\": {\"shape\": [3, 1]}, \"endpoint\": \"a\"}],"
+        " \"outputs\": [\"a\"]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[1] = {1};
+    eq_tensor *x = input(a, 1, s);
+    eq_runner *r1 = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_NUM_RANDOM_OPS, 1);
+    eq_runner *r2 = runner(reordered, EQ_MODE_EAGER, 0, EQ_SEEDING_NUM_RANDOM_OPS, 1);
+    const eq_result *o = call(r1, x);
+    const eq_result *n = call(r2, x);
+    /* a drew (42,0) first in the original, second (42,1) in the reordered. */
+    ck_assert(eq_tensor_f32(endpoint(o, "a"))[0] != 3.0f * eq_tensor_f32(endpoint(n, "a"))[0]);
+    eq_runner_free(r2);
+
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, EQ_MODE_EAGER);
+    cfg.seeding = EQ_SEEDING_NUM_RANDOM_OPS;
+    cfg.operation_seed = 1; /* b takes (42,1) as in the original */
+    eq_error err;
+    r2 = eq_runner_new(reordered, &cfg, &err);
+    n = call(r2, x);
+    for (int i = 0; i < 9; i++)
+        ck_assert(eq_tensor_f32(endpoint(n, "b"))[i] * 3.0f == eq_tensor_f32(endpoint(o, "b"))[i]);
+    eq_runner_free(r2);
+    eq_runner_free(r1);
+    eq_arena_free(a);
+    eq_model_free(m);
+    eq_model_free(reordered);
+}
+END_TEST
+
+START_TEST(random_operation_seed_overlap_is_an_error)
+{
+    /* Two eager calls of a one-draw model with operation_seed reset in
+     * between would reuse (42, 0): the tool refuses. Here: num_random_ops
+     * with an explicit start makes the second op collide with the first. */
+    eq_model *m = inline_model(ABC);
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[1] = {1};
+    eq_tensor *x = input(a, 1, s);
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, EQ_MODE_EAGER);
+    cfg.seeding = EQ_SEEDING_NUM_RANDOM_OPS;
+    eq_error err;
+    eq_runner *r = eq_runner_new(m, &cfg, &err);
+    call(r, x);
+    /* The second call continues at operation seed 3: fine. */
+    call(r, x);
+    const eq_trace_entry *tr;
+    ck_assert_int_eq(eq_runner_trace(r, &tr), 6);
+    ck_assert(tr[5].seed2 == 5);
+    eq_runner_free(r);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(functional_wrapping_changes_the_trace_order)
+{
+    /* small_cnn in training: direct eager calls draw initializers and the
+     * dropout in program order, like the graph; functional wrapping creates
+     * every variable first, so the dropout's seed moves. */
+    eq_model *m = zoo("small_cnn");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {2, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, EQ_MODE_GRAPH);
+    cfg.training = 1;
+    cfg.seeding = EQ_SEEDING_NUM_RANDOM_OPS;
+    eq_error err;
+    eq_runner *g = eq_runner_new(m, &cfg, &err);
+    cfg.mode = EQ_MODE_EAGER;
+    eq_runner *direct = eq_runner_new(m, &cfg, &err);
+    cfg.functional = 1;
+    eq_runner *func = eq_runner_new(m, &cfg, &err);
+    const eq_result *rg = call(g, x), *rd = call(direct, x), *rf = call(func, x);
+    const eq_trace_entry *tg, *td, *tf;
+    int ng = eq_runner_trace(g, &tg), nd = eq_runner_trace(direct, &td);
+    int nf = eq_runner_trace(func, &tf);
+    ck_assert_int_eq(ng, nd);
+    for (int i = 0; i < ng; i++) {
+        ck_assert_str_eq(tg[i].target, td[i].target);
+        ck_assert(tg[i].seed2 == td[i].seed2);
+    }
+    ck_assert(bits_equal(rg->outputs[0].tensor, rd->outputs[0].tensor));
+    /* functional: the build (call 0) then call 1; the first call-1 entry is
+     * the dropout, not an initializer, and its seed differs from graph's. */
+    ck_assert_int_gt(nf, ng);
+    int first_call1 = -1;
+    for (int i = 0; i < nf; i++)
+        if (tf[i].call == 1) {
+            first_call1 = i;
+            break;
+        }
+    ck_assert_int_ge(first_call1, 0);
+    ck_assert_str_eq(tf[first_call1].op, "RandomUniform");
+    ck_assert(!bits_equal(rg->outputs[0].tensor, rf->outputs[0].tensor));
+    eq_runner_free(g);
+    eq_runner_free(direct);
+    eq_runner_free(func);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(graph_dropout_stream_advances_per_run)
+{
+    /* A graph's random node continues its stream on every session run; an
+     * eager call under constant mode restarts it (set_seed per op). */
+    eq_model *m = zoo("small_cnn");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {1, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, 1, EQ_SEEDING_CONSTANT, 0);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 1, EQ_SEEDING_CONSTANT, 0);
+    float g1 = eq_tensor_f32(call(g, x)->outputs[0].tensor)[0];
+    float g2 = eq_tensor_f32(call(g, x)->outputs[0].tensor)[0];
+    float e1 = eq_tensor_f32(call(e, x)->outputs[0].tensor)[0];
+    float e2 = eq_tensor_f32(call(e, x)->outputs[0].tensor)[0];
+    ck_assert(g1 == e1);
+    ck_assert(e1 == e2);
+    ck_assert(g1 != g2);
+    eq_runner_free(g);
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+static Suite *runtime_suite(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("runtime");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, small_cnn_modes_bit_identical_inference);
+    tcase_add_test(tc, small_cnn_modes_bit_identical_training);
+    tcase_add_test(tc, graph_passes_agree_within_tolerance);
+    tcase_add_test(tc, scaling_broken_creates_a_variable_per_eager_call);
+    tcase_add_test(tc, creation_hook_forbids_and_names_the_variable);
+    tcase_add_test(tc, scaling_fixed_keeps_its_variables);
+    tcase_add_test(tc, unnamed_layers_get_new_names_every_eager_call);
+    tcase_add_test(tc, get_variable_reuse_rules_per_mode);
+    tcase_add_test(tc, shape_errors_name_the_layer_and_shapes);
+    tcase_add_test(tc, random_abc_constant_and_num_random_ops);
+    tcase_add_test(tc, random_order_and_explicit_operation_seed);
+    tcase_add_test(tc, random_operation_seed_overlap_is_an_error);
+    tcase_add_test(tc, functional_wrapping_changes_the_trace_order);
+    tcase_add_test(tc, graph_dropout_stream_advances_per_run);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    eq_blas_init(0, NULL);
+    SRunner *sr = srunner_create(runtime_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
