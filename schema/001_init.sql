@@ -63,11 +63,17 @@ CREATE TABLE tensors (
 );
 CREATE INDEX tensors_by_name ON tensors (job_id, name);
 
--- One row per compared tensor: every comparator metric.
+-- One row per compared tensor: every comparator metric. kind says what was
+-- compared (a model output, an endpoint, a reference tensor); mode is set
+-- for reference comparisons (the mode compared against the golden tensor).
+-- "actual" is the eager tensor, "expected" the graph one (docs/report.md).
 CREATE TABLE diffs (
     job_id        INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     check_name    TEXT    NOT NULL,
     ord           INTEGER NOT NULL,
+    kind          TEXT    NOT NULL DEFAULT 'output'
+                  CHECK (kind IN ('output', 'endpoint', 'reference', 'tensor')),
+    mode          TEXT,
     tensor        TEXT    NOT NULL,
     passed        INTEGER,
     max_abs       REAL,
@@ -76,13 +82,14 @@ CREATE TABLE diffs (
     mismatched    INTEGER,
     total         INTEGER,
     worst_index   TEXT,   -- JSON array
-    worst_a       REAL,
-    worst_b       REAL,
+    worst_actual  REAL,
+    worst_expected REAL,
     nan_count     INTEGER,
     inf_count     INTEGER,
     metrics       TEXT    NOT NULL, -- the comparator's object as JSON, complete
     PRIMARY KEY (job_id, check_name, ord)
 );
+CREATE INDEX diffs_by_tensor ON diffs (job_id, tensor);
 
 -- Random-op traces of the random checks, per mode, in draw order.
 CREATE TABLE random_traces (

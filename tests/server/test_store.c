@@ -111,11 +111,17 @@ START_TEST(job_lifecycle_and_results)
 
     /* A report with a manifest, a diff and a trace; a tensor with a NaN. */
     json_t *report = json_loads(
-        "{\"verdict\": \"fail\", \"endpoints\": [\"h\"], \"manifests\": {\"graph\": [{\"name\": \"w\", "
-        "\"shape\": [3, 2], \"dtype\": \"float32\", \"trainable\": true}], \"eager\": []}, "
-        "\"checks\": [{\"name\": \"fixed_weights\", \"verdict\": \"fail\", \"tensors\": [{\"tensor\": "
-        "\"out\", \"passed\": false, \"max_abs_diff\": 0.5, \"max_rel_diff\": \"inf\", \"mismatched\": 1, "
-        "\"total\": 6}], \"traces\": {\"graph\": [{\"op\": \"dropout\"}], \"eager\": []}}]}",
+        "{\"format\": \"equivd-report/1\", \"verdict\": \"fail\", \"summary\": \"fail: 1 of 2\","
+        " \"check_counts\": {\"pass\": 1, \"fail\": 1, \"error\": 0, \"skipped\": 0},"
+        " \"checks\": [{\"name\": \"manifest\", \"verdict\": \"pass\", \"details\": {\"graph\": "
+        "{\"variables\": [{\"name\": \"w\", \"shape\": [3, 2], \"dtype\": \"float32\", \"trainable\": true}]},"
+        " \"eager\": {\"variables\": []}}},"
+        " {\"name\": \"fixed_weights\", \"verdict\": \"fail\", \"details\": {"
+        "\"outputs\": [{\"name\": \"out\", \"close\": false, \"max_abs_diff\": 0.5, \"max_rel_diff\": \"inf\","
+        " \"mismatched\": 1, \"numel\": 6, \"worst\": {\"index\": [1, 2], \"actual\": 1.5, \"expected\": 1.0}}],"
+        " \"endpoints\": [{\"name\": \"h\", \"close\": true, \"max_abs_diff\": 0.0, \"execution_index\": 0}]}},"
+        " {\"name\": \"random_inference\", \"verdict\": \"pass\", \"details\": {\"random_trace\": "
+        "{\"graph\": [{\"op\": \"RandomUniform\"}], \"eager\": []}}}]}",
         0, NULL);
     ck_assert_ptr_nonnull(report);
     float data[3] = {1.0f, NAN, 3.0f};
@@ -132,7 +138,9 @@ START_TEST(job_lifecycle_and_results)
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "done");
     ck_assert_str_eq(json_string_value(json_object_get(j, "verdict")), "fail");
     json_t *sum = json_object_get(j, "summary");
-    ck_assert_int_eq(json_integer_value(json_object_get(sum, "checks_failed")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(sum, "check_counts"), "fail")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(sum, "text")), "fail: 1 of 2");
+    ck_assert_int_eq(json_array_size(json_object_get(sum, "checks")), 3);
     ck_assert(json_is_real(json_object_get(json_object_get(j, "timings"), "run_seconds")));
     json_decref(j);
 
@@ -159,12 +167,21 @@ START_TEST(job_lifecycle_and_results)
     srv_tensor_rec_free(&back);
 
     sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(srv_store_db(s), "SELECT max_abs, max_rel FROM diffs WHERE job_id = ?",
-                                        -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(srv_store_db(s), "SELECT max_abs, max_rel, kind, passed, "
+                                        "worst_actual, worst_index, ord FROM diffs WHERE job_id = ? "
+                                        "ORDER BY ord", -1, &st, NULL), SQLITE_OK);
     sqlite3_bind_int64(st, 1, id);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert(sqlite3_column_double(st, 0) == 0.5);
-    ck_assert_int_eq(sqlite3_column_type(st, 1), SQLITE_NULL); /* inf is not a REAL here */
+    ck_assert_int_eq(sqlite3_column_type(st, 1), SQLITE_NULL); /* "inf" is no REAL here */
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 2), "output");
+    ck_assert_int_eq(sqlite3_column_int(st, 3), 0);
+    ck_assert(sqlite3_column_double(st, 4) == 1.5);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 5), "[1,2]");
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW); /* the endpoint, next ord */
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 2), "endpoint");
+    ck_assert_int_eq(sqlite3_column_int(st, 6), 1);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     ck_assert_int_eq(sqlite3_prepare_v2(srv_store_db(s), "SELECT count(*) FROM random_traces", -1, &st, NULL),
                      SQLITE_OK);
