@@ -122,6 +122,12 @@ int cli_serve(int argc, char **argv)
     if (requeued)
         logf_("requeued %d job(s) interrupted by the previous stop", requeued);
     srv_queue_on_end(srv.queue, srv_http_job_ended, &srv);
+    /* Collect before serving (so a start is a known point), then hourly. */
+    double last_gc = 0;
+    if (cfg.retention > 0) {
+        run_gc(srv.store, cfg.retention);
+        last_gc = srv_now();
+    }
     if (srv_http_start(&srv, &err) != EQ_OK) {
         fprintf(stderr, "equivd serve: %s\n", err.message);
         goto out;
@@ -140,7 +146,6 @@ int cli_serve(int argc, char **argv)
     snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s port %d", cfg.listen, srv.port);
     srv_notify(status);
 
-    double last_gc = 0;
     for (;;) {
         if (cfg.retention > 0 && srv_now() - last_gc >= 3600) {
             run_gc(srv.store, cfg.retention);

@@ -889,8 +889,23 @@ START_TEST(gc_removes_old_jobs)
     resp r = http(&d, "GET", "/api/v1/jobs/1", NULL, 0, NULL);
     assert_error(&r, 404, "not_found");
     resp_free(&r);
+    long long b = submit(&d, "{\"passes\": 1}");
+    ck_assert_str_eq(wait_final(&d, b, 10), "done");
     testd_stop(&d, SIGTERM);
     check_integrity(d.state);
+
+    /* The retention setting: the daemon collects at start (then hourly). */
+    usleep(1100000);
+    testd_arg(&d, "--retention");
+    testd_arg(&d, "1s");
+    testd_start(&d);
+    ck_assert_ptr_nonnull(strstr(testd_log(&d), "retention: removed 1 job"));
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/jobs/%lld", b);
+    r = http(&d, "GET", path, NULL, 0, NULL);
+    assert_error(&r, 404, "not_found");
+    resp_free(&r);
+    testd_stop(&d, SIGTERM);
 }
 END_TEST
 
