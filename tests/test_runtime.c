@@ -297,7 +297,7 @@ START_TEST(get_variable_reuse_rules_per_mode)
         "{\"body\": ["
         " {\"get_variable\": {\"name\": \"w\", \"shape\": [3], \"initializer\": \"ones\"}, \"as\": \"a\"},"
         " {\"get_variable\": {\"name\": \"w\", \"shape\": [3], \"initializer\": \"ones\"}, \"as\": \"b\"},"
-        " {\"add\": {\"inputs\": [\"a\", \"b\"]}}]}");
+        " {\"add\": {\"inputs\": [\"a\", \"b\"]}, \"as\": \"out\"}], \"outputs\": [\"out\"]}");
     eq_arena *a = eq_arena_new(0);
     int64_t s[1] = {3};
     eq_tensor *x = input(a, 1, s);
@@ -318,7 +318,8 @@ START_TEST(get_variable_reuse_rules_per_mode)
     m = inline_model(
         "{\"body\": ["
         " {\"get_variable\": {\"name\": \"w\", \"shape\": [3]}, \"as\": \"a\"},"
-        " {\"get_variable\": {\"name\": \"w\", \"shape\": [4]}}]}");
+        " {\"get_variable\": {\"name\": \"w\", \"shape\": [4]}, \"as\": \"out\"}],"
+        " \"outputs\": [\"out\"]}");
     e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
     ck_assert_int_eq(eq_runner_call(e, x, &r, &err), EQ_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(err.message, "Trying to share variable w"));
@@ -333,8 +334,9 @@ END_TEST
 START_TEST(shape_errors_name_the_layer_and_shapes)
 {
     eq_model *m = inline_model(
-        "{\"body\": [{\"scope\": \"net\", \"body\": ["
-        " {\"conv2d\": {\"name\": \"c1\", \"filters\": 4, \"kernel\": 3}}]}]}");
+        "{\"body\": [{\"scope\": \"net\", \"as\": \"y\", \"body\": ["
+        " {\"conv2d\": {\"name\": \"c1\", \"filters\": 4, \"kernel\": 3}}]}],"
+        " \"outputs\": [\"y\"]}");
     eq_arena *a = eq_arena_new(0);
     int64_t s[2] = {2, 5};
     eq_tensor *x = input(a, 2, s);
@@ -345,7 +347,7 @@ START_TEST(shape_errors_name_the_layer_and_shapes)
         ck_assert_int_eq(eq_runner_call(r, x, &res, &err), EQ_ERR_SHAPE);
         ck_assert_ptr_nonnull(strstr(err.message, "conv2d"));
         ck_assert_ptr_nonnull(strstr(err.message, "[2, 5]"));
-        ck_assert_str_eq(err.path, "body[0].scope.body[0]");
+        ck_assert_str_eq(err.path, "body[0].body[0]");
         eq_runner_free(r);
     }
     eq_model_free(m);
@@ -353,7 +355,7 @@ START_TEST(shape_errors_name_the_layer_and_shapes)
     /* A kernel larger than the input: the op's message names both shapes. */
     m = inline_model(
         "{\"body\": [{\"conv2d\": {\"name\": \"c\", \"filters\": 2, \"kernel\": 5, "
-        "\"padding\": \"VALID\"}}]}");
+        "\"padding\": \"VALID\"}, \"as\": \"y\"}], \"outputs\": [\"y\"]}");
     int64_t s4[4] = {1, 3, 3, 1};
     x = input(a, 4, s4);
     eq_runner *r = runner(m, EQ_MODE_GRAPH, 0, EQ_SEEDING_CONSTANT, 1);
