@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef EQUIVD_TESTD
-#define EQUIVD_TESTD "tests/server/equivd-testd"
+#ifndef EQUIVD_BIN
+#define EQUIVD_BIN "./equivd"
 #endif
 
 static char cleanup_dirs[8][256];
@@ -87,7 +87,7 @@ void testd_start(testd *d)
             unsetenv("EQUIVD_TEST_EXECUTOR");
         const char *argv[40];
         int n = 0;
-        argv[n++] = EQUIVD_TESTD;
+        argv[n++] = EQUIVD_BIN;
         argv[n++] = "serve";
         argv[n++] = "--listen";
         argv[n++] = "127.0.0.1";

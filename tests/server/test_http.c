@@ -866,7 +866,7 @@ START_TEST(gc_removes_old_jobs)
     ck_assert_str_eq(wait_final(&d, a, 10), "done");
     testd_stop(&d, SIGTERM);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s gc --older-than 1h --state-dir '%s' > '%s/gc.out'", EQUIVD_TESTD,
+    snprintf(cmd, sizeof cmd, "%s gc --older-than 1h --state-dir '%s' > '%s/gc.out'", EQUIVD_BIN,
              d.state, d.dir);
     ck_assert_int_eq(system(cmd), 0);
     char out[400];
@@ -876,14 +876,14 @@ START_TEST(gc_removes_old_jobs)
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
     fclose(f);
     ck_assert_ptr_nonnull(strstr(line, "removed 0 job"));
-    snprintf(cmd, sizeof cmd, "%s gc --older-than 0s --state-dir '%s' > '%s/gc.out'", EQUIVD_TESTD,
+    snprintf(cmd, sizeof cmd, "%s gc --older-than 0s --state-dir '%s' > '%s/gc.out'", EQUIVD_BIN,
              d.state, d.dir);
     ck_assert_int_eq(system(cmd), 0);
     f = fopen(out, "r");
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
     fclose(f);
     ck_assert_ptr_nonnull(strstr(line, "removed 1 job"));
-    snprintf(cmd, sizeof cmd, "%s gc --older-than soon --state-dir '%s' 2>/dev/null", EQUIVD_TESTD, d.state);
+    snprintf(cmd, sizeof cmd, "%s gc --older-than soon --state-dir '%s' 2>/dev/null", EQUIVD_BIN, d.state);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
     testd_start(&d);
     resp r = http(&d, "GET", "/api/v1/jobs/1", NULL, 0, NULL);
@@ -912,14 +912,14 @@ END_TEST
 START_TEST(help_and_bad_flags)
 {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s serve --help | grep -q -e '--max-queue' ", EQUIVD_TESTD);
+    snprintf(cmd, sizeof cmd, "%s serve --help | grep -q -e '--max-queue' ", EQUIVD_BIN);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s serve --help | grep -q -e '--token-file' ", EQUIVD_TESTD);
+    snprintf(cmd, sizeof cmd, "%s serve --help | grep -q -e '--token-file' ", EQUIVD_BIN);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s serve --workers none 2>/dev/null", EQUIVD_TESTD);
+    snprintf(cmd, sizeof cmd, "%s serve --workers none 2>/dev/null", EQUIVD_BIN);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
     snprintf(cmd, sizeof cmd, "%s serve --listen nowhere --state-dir /tmp/equivd-nowhere-$$ 2>/dev/null; "
-             "r=$?; rm -rf /tmp/equivd-nowhere-$$; exit $r", EQUIVD_TESTD);
+             "r=$?; rm -rf /tmp/equivd-nowhere-$$; exit $r", EQUIVD_BIN);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
 }
 END_TEST

@@ -8,7 +8,7 @@ unit=systemd/equivd.service
 test -f "$unit" || { echo "FAIL: $unit was not built"; exit 1; }
 dir=$(mktemp -d /tmp/equivd-unit-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-bin=$(pwd)/tests/server/equivd-testd
+bin=$(pwd)/equivd
 sed -e "s|^ExecStart=[^ ]*|ExecStart=$bin|" "$unit" >"$dir/equivd.service"
 grep -q '^Type=notify$' "$dir/equivd.service"
 grep -q '^DynamicUser=yes$' "$dir/equivd.service"
