@@ -11,6 +11,8 @@
  *   "verdict": "pass" | "fail" | "error"
  *   "parameters", "activation_bytes", "flops": the estimate (budget tests)
  *   "crash": true           the executor fails (job status "failed")
+ *   "report_failed": true   a report with status "failed", as the engine
+ *                           writes when a job cannot start its checks
  *   "invalid_at": "a.b"     refuse the spec with that JSON path (422 tests)
  *   "model": "unknown"      refuse it as an unknown zoo model
  */
@@ -163,6 +165,13 @@ static json_t *t_run(srv_exec *x, const json_t *spec, const srv_exec_hooks *h, e
                                       "fail", !strcmp(verdict, "fail"), "error",
                                       !strcmp(verdict, "error"), "skipped", 0));
         json_object_set_new(r, "timing", json_pack("{s:f, s:i}", "wall_seconds", total, "passes", passes));
+        if (json_is_true(json_object_get(spec, "report_failed"))) {
+            json_object_set_new(r, "status", json_string("failed"));
+            json_object_set_new(r, "verdict", json_string("error"));
+            json_object_set_new(r, "checks", json_array());
+            json_object_set_new(r, "error", json_pack("{s:s, s:s, s:s}", "status", "io", "message",
+                                                      "input.npy: no such file", "path", "input.npy"));
+        }
     }
     if (!r)
         eq_error_set(err, EQ_ERR_NOMEM, "test executor: building the report failed");

@@ -382,6 +382,12 @@ static void run_one(slot *s, int64_t id)
     res.passes_total = s->total;
     pthread_mutex_unlock(&q->lock);
 
+    /* The engine reports its own ending: "completed", "failed" (the job
+     * could not start its checks) or "cancelled" (its cancel hook said
+     * stop, whoever asked). */
+    const char *rstatus = report ? json_string_value(json_object_get(report, "status")) : NULL;
+    json_t *rerr = report ? json_object_get(report, "error") : NULL;
+    int stopped = (!report && err.status == EQ_ERR_CANCELLED) || (rstatus && !strcmp(rstatus, "cancelled"));
     int requeue = 0;
     if (spec) {
         if (user_cancel) {
@@ -389,11 +395,18 @@ static void run_one(slot *s, int64_t id)
             res.verdict = "error";
             res.error_code = "cancelled";
             res.error_message = "cancelled while running";
-        } else if (shutdown && (!report || err.status == EQ_ERR_CANCELLED ||
-                                res.passes_done < res.passes_total)) {
+        } else if (shutdown && (stopped || res.passes_done < res.passes_total)) {
             /* Interrupted by SIGTERM: the job is not finished, so it goes
              * back to the queue rather than ending with a partial result. */
             requeue = 1;
+        } else if (report && rstatus && !strcmp(rstatus, "failed")) {
+            res.status = "failed";
+            res.verdict = q->exec->verdict(q->exec, report);
+            res.error_code = json_string_value(json_object_get(rerr, "status"));
+            res.error_message = json_string_value(json_object_get(rerr, "message"));
+            res.error_path = json_string_value(json_object_get(rerr, "path"));
+            if (!res.error_code)
+                res.error_code = "failed";
         } else if (report) {
             res.status = "done";
             res.verdict = q->exec->verdict(q->exec, report);

@@ -367,6 +367,24 @@ START_TEST(error_codes)
     ck_assert_str_eq(str_at(j, "verdict"), "error");
     json_decref(j);
     resp_free(&r);
+    /* A report that says the job failed: status failed, its error, and the
+     * report kept. */
+    id = submit(&d, "{\"report_failed\": true}");
+    ck_assert_str_eq(wait_final(&d, id, 10), "failed");
+    r = http(&d, "GET", path, NULL, 0, NULL); /* still the crashed one */
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%lld", id);
+    r = http(&d, "GET", path, NULL, 0, NULL);
+    j = body_json(&r);
+    json_t *err = json_object_get(j, "error");
+    ck_assert_str_eq(str_at(err, "code"), "io");
+    ck_assert_str_eq(str_at(err, "path"), "input.npy");
+    json_decref(j);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%lld/report", id);
+    r = http(&d, "GET", path, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
     testd_stop(&d, SIGTERM);
 }
 END_TEST
