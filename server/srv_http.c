@@ -402,10 +402,6 @@ static int begin(srv_req *r, const char *url, enum MHD_Result *ret)
     }
     if (!hit) {
         free_params(r);
-        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-            *ret = srv_reply_error(r, 404, "not_found", url, "no such path");
-            return 1;
-        }
         *ret = srv_reply_error(r, 404, "not_found", url, "no such path");
         return 1;
     }
