@@ -100,7 +100,12 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "equivd serve: %s: %s\n", srv.checkpoint_dir, strerror(errno));
         goto out;
     }
-    srv.exec = srv_exec_new(srv.checkpoint_dir, srv.store, &err);
+    int threads = cfg.engine_threads;
+    if (threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > cfg.workers ? (int)(cores / cfg.workers) : 1;
+    }
+    srv.exec = srv_exec_new(srv.checkpoint_dir, srv.store, threads, &err);
     srv.metrics = srv_metrics_new();
     if (!srv.exec || !srv.metrics) {
         fprintf(stderr, "equivd serve: %s\n", err.message[0] ? err.message : "out of memory");
@@ -138,9 +143,10 @@ int cli_serve(int argc, char **argv)
     }
     if (cfg.port_file[0] && write_port_file(cfg.port_file, srv.port) != 0)
         logf_("cannot write the port file %s: %s", cfg.port_file, strerror(errno));
-    logf_("listening on http://%s%s%s:%d/ (state %s, %d worker%s, schema v%d%s)",
+    logf_("listening on http://%s%s%s:%d/ (state %s, %d worker%s x %d thread%s, schema v%d%s)",
           strchr(cfg.listen, ':') ? "[" : "", cfg.listen, strchr(cfg.listen, ':') ? "]" : "", srv.port,
-          cfg.state_dir, cfg.workers, cfg.workers == 1 ? "" : "s", srv_store_schema_version(srv.store),
+          cfg.state_dir, cfg.workers, cfg.workers == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+          srv_store_schema_version(srv.store),
           cfg.token[0] ? ", token required for writes" : "");
     char status[256];
     snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s port %d", cfg.listen, srv.port);

@@ -36,6 +36,8 @@ static const opt OPTS[] = {
      "reads need the token too (default no; /healthz stays open)"},
     {"workers", T_INT, O(workers), 0, "N", "jobs run at the same time (default 1)"},
     {"http-threads", T_INT, O(http_threads), 0, "N", "HTTP polling threads (default 2)"},
+    {"engine-threads", T_INT, O(engine_threads), 0, "N",
+     "compute threads per running job (default: cores / workers, at least 1)"},
     {"max-connections", T_INT, O(max_connections), 0, "N", "open connections (default 512)"},
     {"max-queue", T_INT, O(max_queue), 0, "N",
      "queued jobs before submissions get 429 (default 256)"},

@@ -22,6 +22,7 @@ typedef struct srv_config {
     char port_file[SRV_PATH_MAX]; /* write the bound port here once ready */
     int workers;                 /* jobs run at once */
     int http_threads;            /* libmicrohttpd polling threads */
+    int engine_threads;          /* compute threads per job; 0: cores / workers */
     int max_queue;               /* queued jobs before 429 */
     int max_connections;
     int64_t max_body;            /* bytes of a JSON request body */

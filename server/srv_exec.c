@@ -5,11 +5,11 @@
 
 #include "srv_exec.h"
 
-srv_exec *srv_exec_new(const char *checkpoint_dir, srv_store *store, eq_error *err)
+srv_exec *srv_exec_new(const char *checkpoint_dir, srv_store *store, int threads, eq_error *err)
 {
     const char *t = getenv("EQUIVD_TEST_EXECUTOR");
     if (t && *t)
         return srv_exec_test_new(t, err);
-    return srv_exec_engine_new(checkpoint_dir, store, err);
+    return srv_exec_engine_new(checkpoint_dir, store, threads, err);
 }
 

@@ -52,11 +52,13 @@ struct srv_exec {
 };
 
 /* The engine executor. checkpoint_dir confines job file paths. */
-srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, eq_error *err);
+srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, int threads,
+                              eq_error *err);
 /* "sleep:200ms" and friends (see srv_exec_test.c). */
 srv_exec *srv_exec_test_new(const char *desc, eq_error *err);
-/* EQUIVD_TEST_EXECUTOR if set, else the engine. */
-srv_exec *srv_exec_new(const char *checkpoint_dir, srv_store *store, eq_error *err);
+/* EQUIVD_TEST_EXECUTOR if set, else the engine, computing with `threads`
+ * threads per job (BLIS and the engine's own loops). */
+srv_exec *srv_exec_new(const char *checkpoint_dir, srv_store *store, int threads, eq_error *err);
 void srv_exec_free(srv_exec *x);
 
 #endif

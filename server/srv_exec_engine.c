@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eq_blas.h"
 #include "eq_job.h"
 #include "eq_zoo.h"
 #include "srv_exec.h"
@@ -199,8 +200,14 @@ static void e_destroy(srv_exec *x)
     free(x);
 }
 
-srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, eq_error *err)
+srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, int threads,
+                              eq_error *err)
 {
+    /* Jobs on several workers share the cores: each computes on its share
+     * (BLIS and the engine's loops read the count from eq_blas, whichever
+     * thread runs them), or they would spin against each other. */
+    if (eq_blas_init(threads, err) != EQ_OK)
+        return NULL;
     srv_exec *x = calloc(1, sizeof *x);
     engine_exec *e = calloc(1, sizeof *e);
     if (!x || !e) {

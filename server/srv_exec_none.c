@@ -4,8 +4,10 @@
  * server/server.am links this or srv_exec_engine.c, whichever fits. */
 #include "srv_exec.h"
 
-srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, eq_error *err)
+srv_exec *srv_exec_engine_new(const char *checkpoint_dir, srv_store *store, int threads,
+                              eq_error *err)
 {
+    (void)threads;
     (void)checkpoint_dir;
     (void)store;
     eq_error_set(err, EQ_ERR_UNSUPPORTED,
