@@ -1071,7 +1071,8 @@ eq_status eq_interp_call(eq_interp *in, eq_backend *be, eq_arena *call_arena, in
         res->outputs[i].value = v;
     }
     res->n_endpoints = in->n_endpoints;
-    memcpy(res->endpoints, in->endpoints, (size_t)in->n_endpoints * sizeof *res->endpoints);
+    if (in->n_endpoints)
+        memcpy(res->endpoints, in->endpoints, (size_t)in->n_endpoints * sizeof *res->endpoints);
     if (in->skip_reg_loss)
         return EQ_OK;
     return regularization_loss(in, &res->reg_loss, err);
