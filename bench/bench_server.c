@@ -4,6 +4,7 @@
  *
  *   bench_server --daemon PATH [--executor sleep:0s] [--spec FILE]
  *                [--jobs N] [--clients C] [--gets N] [--workers W]
+ *                [--http-threads T] [--engine-threads T]
  *
  * It starts the daemon itself (temporary state directory, free port),
  * drives it over keep-alive HTTP/1.1 connections (one per client thread,
@@ -228,13 +229,14 @@ static int cmp_double(const void *a, const void *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_server --daemon PATH [--executor DESC] [--spec FILE] [--jobs N]\n"
-                    "                    [--clients C] [--gets N] [--workers W] [--http-threads T]\n");
+                    "                    [--clients C] [--gets N] [--workers W] [--http-threads T]\n"
+                    "                    [--engine-threads T]\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *daemon = NULL, *executor = NULL, *spec_file = NULL, *workers = "1",
-               *http_threads = "2";
+               *http_threads = "2", *engine_threads = "0";
     int clients = 8;
     n_jobs = 2000;
     n_gets = 50000;
@@ -260,6 +262,8 @@ int main(int argc, char **argv)
             workers = v;
         else if (!strcmp(argv[i], "--http-threads"))
             http_threads = v;
+        else if (!strcmp(argv[i], "--engine-threads"))
+            engine_threads = v;
         else {
             usage();
             return 2;
@@ -303,7 +307,8 @@ int main(int argc, char **argv)
         if (executor)
             setenv("EQUIVD_TEST_EXECUTOR", executor, 1);
         execl(daemon, daemon, "serve", "--port", "0", "--port-file", portfile, "--state-dir", state,
-              "--workers", workers, "--http-threads", http_threads, "--max-queue", maxq, (char *)NULL);
+              "--workers", workers, "--http-threads", http_threads, "--engine-threads", engine_threads,
+              "--max-queue", maxq, (char *)NULL);
         _exit(127);
     }
     double t0 = now();
