@@ -11,6 +11,8 @@
 #include "srv_config.h"
 #include "srv_exec.h"
 #include "srv_metrics.h"
+#include "srv_npy.h"
+#include "srv_sha256.h"
 #include "srv_queue.h"
 #include "srv_schema.h"
 #include "srv_store.h"
@@ -466,6 +468,72 @@ START_TEST(queue_full_and_cancel)
 }
 END_TEST
 
+/* Lengths around the padding edges (55: length fits the block, 56: it does
+ * not), fed whole and in uneven pieces. Digests from Python's hashlib. */
+START_TEST(sha256_vectors)
+{
+    static const struct {
+        int n;
+        const char *hex;
+    } v[] = {
+        {0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+        {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+        {63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
+        {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+        {65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"},
+        {119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"},
+        {120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"},
+        {1000, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"},
+    };
+    char a[1000];
+    memset(a, 'a', sizeof a);
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        for (int step = 1; step <= 1000; step = step * 7 + 1) {
+            srv_sha256 c;
+            srv_sha256_init(&c);
+            for (int off = 0; off < v[i].n; off += step)
+                srv_sha256_update(&c, a + off, (size_t)(off + step <= v[i].n ? step : v[i].n - off));
+            char hex[65];
+            srv_sha256_hex(&c, hex);
+            ck_assert_msg(strcmp(hex, v[i].hex) == 0, "n=%d step=%d: %s", v[i].n, step, hex);
+        }
+    }
+}
+END_TEST
+
+START_TEST(npy_headers)
+{
+    double d[6] = {1, 2, 3, 4, 5, 6};
+    struct {
+        const char *dtype;
+        int rank;
+        int64_t shape[3];
+        size_t nbytes;
+        const char *want;
+    } v[] = {
+        {"float64", 0, {0}, 8, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }"},
+        {"float32", 1, {6}, 24, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }"},
+        {"float64", 3, {1, 2, 3}, 48, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 3), }"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = 0;
+        unsigned char *b = srv_npy_encode(v[i].dtype, v[i].rank, v[i].shape, d, v[i].nbytes, &len);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(memcmp(b, "\x93NUMPY\x01\x00", 8), 0);
+        size_t hlen = b[8] | (size_t)b[9] << 8;
+        ck_assert_int_eq((10 + hlen) % 64, 0);
+        ck_assert_int_eq(len, 10 + hlen + v[i].nbytes);
+        ck_assert_int_eq(memcmp(b + 10, v[i].want, strlen(v[i].want)), 0);
+        ck_assert_int_eq(b[10 + hlen - 1], '\n');
+        for (size_t k = 10 + strlen(v[i].want); k < 10 + hlen - 1; k++)
+            ck_assert_int_eq(b[k], ' ');
+        ck_assert_int_eq(memcmp(b + 10 + hlen, d, v[i].nbytes), 0);
+        free(b);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store");
@@ -479,6 +547,8 @@ static Suite *suite(void)
     tcase_add_test(tc, config_values);
     tcase_add_test(tc, queue_runs_everything_once);
     tcase_add_test(tc, queue_full_and_cancel);
+    tcase_add_test(tc, sha256_vectors);
+    tcase_add_test(tc, npy_headers);
     suite_add_tcase(s, tc);
     return s;
 }
