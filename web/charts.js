@@ -4,7 +4,24 @@
 // divergent endpoint marked. Colours come from style.css classes, so both
 // system themes apply; every mark also has a text or shape cue.
 
-import { s, fmtNum, fmtInt, fmtPercent, toNumber } from './util.js';
+import { h, s, replace, fmtNum, fmtInt, fmtPercent, toNumber } from './util.js';
+
+// A box whose chart is drawn at the box's own width (so text stays at its
+// CSS size on a phone), and drawn again when that width changes. Hidden
+// boxes (closed <details>) draw when they first get a width.
+export function chartBox(cls, minW, maxW, draw) {
+  const box = h('div', { class: 'chart-box ' + cls });
+  let lastW = 0;
+  const redraw = () => {
+    const w = Math.round(box.clientWidth);
+    if (!w || Math.abs(w - lastW) < 12) return;
+    lastW = w;
+    replace(box, draw(Math.max(minW, Math.min(maxW, w))));
+  };
+  if (typeof ResizeObserver === 'function') new ResizeObserver(redraw).observe(box);
+  else replace(box, draw(maxW));
+  return box;
+}
 
 let chartSeq = 0;
 
@@ -44,7 +61,7 @@ export function histogram(hist, opts = {}) {
   const n = counts.length;
   const total = counts.reduce((a, b) => a + b, 0);
   const max = Math.max(1, ...counts);
-  const W = 520;
+  const W = opts.width || 520;
   const H = 222;
   const left = 44;
   const right = 10;
@@ -184,11 +201,11 @@ function decadeRange(values) {
 
 // endpoints: comparison entries with execution_index; first: the report's
 // first_divergent_endpoint (or null).
-export function endpointChart(endpoints, first) {
+export function endpointChart(endpoints, first, opts = {}) {
   const pts = endpoints.slice().sort((a, b) => (a.execution_index ?? 0) - (b.execution_index ?? 0));
   const n = pts.length;
   const id = ++chartSeq;
-  const W = 760;
+  const W = opts.width || 760;
   const left = 52;
   const right = 14;
   const labelSpace = 78;
@@ -221,13 +238,13 @@ export function endpointChart(endpoints, first) {
     svg.appendChild(g);
   }
   panel(svg, { pts, key: 'max_abs_diff', tolKey: 'atol', x0: left, width, top: top1, height: panelH,
-               title: 'max |eager − graph| (absolute error)', unitTitle: 'max absolute error', tolName: 'atol',
+               title: 'max absolute error |eager − graph|', unitTitle: 'max absolute error', tolName: 'atol',
                lo: alo, hi: ahi, xs });
   panel(svg, { pts, key: 'max_rel_diff', tolKey: 'rtol', x0: left, width, top: top2, height: panelH,
-               title: 'max |eager − graph| / |graph| (relative error)', unitTitle: 'max relative error', tolName: 'rtol',
+               title: 'max relative error |eager − graph| / |graph|', unitTitle: 'max relative error', tolName: 'rtol',
                lo: rlo, hi: rhi, xs });
   // Endpoint names under the lower panel, thinned when crowded.
-  const every = Math.max(1, Math.ceil(n / 40));
+  const every = Math.max(1, Math.ceil(n / Math.max(4, width / 18)));
   pts.forEach((p, i) => {
     if (i % every !== 0 && i !== firstIdx) return;
     const x = xs[i];

@@ -9,7 +9,7 @@ import {
   fmtPercent, fmtShape, fmtCount, fmtBytes, fmtTime, timeEl, jobDuration, qs, sleep, CHECKS, checkTitle,
   modelLabel, debounce, scoped,
 } from './util.js';
-import { histogram, endpointChart, endpointLegend } from './charts.js';
+import { histogram, endpointChart, endpointLegend, chartBox } from './charts.js';
 
 const main = document.getElementById('main');
 markNav('jobs');
@@ -192,15 +192,20 @@ function setLiveNote(text) {
   if (liveNote) liveNote.textContent = text;
 }
 
+// progress.current reads "fixed_weights eager" or "random_training: eager call 1".
+function checkOf(current) {
+  return String(current).split(/[:\s]/)[0];
+}
+
 function renderLive() {
   const p = job.progress || {};
   const done = p.passes_done || 0;
   const total = p.passes_total || 0;
   if (p.current) {
-    const name = String(p.current).split(/\s+/)[0];
+    const name = checkOf(p.current);
     if (name && !seenChecks.includes(name)) seenChecks.push(name);
   }
-  const current = p.current ? String(p.current).split(/\s+/)[0] : null;
+  const current = p.current ? checkOf(p.current) : null;
   liveNote = h('p', { class: 'small muted', role: 'status', 'aria-live': 'polite', id: 'live-note' },
     job.status === 'queued' ? 'Waiting for a worker; this page updates by itself.'
       : `Pass ${done} of ${total || '?'} done${p.current ? ` · now: ${p.current}` : ''} · this page updates by itself.`);
@@ -251,12 +256,22 @@ function renderFinished(reportError) {
   parts.push(modelsSection());
   parts.push(downloadsSection());
   replace(main, parts);
-  // A link to a check (#check-manifest) works after the late render.
-  if (location.hash) {
-    const target = document.getElementById(location.hash.slice(1));
-    if (target) target.scrollIntoView();
-  }
+  // A link to a check (#check-manifest) works after the late render, and
+  // opens a passing check's findings.
+  if (location.hash) showHash();
 }
+
+function showHash() {
+  let target = null;
+  try { target = document.getElementById(decodeURIComponent(location.hash.slice(1))); } catch { return; }
+  if (!target) return;
+  const folded = target.querySelector(':scope > details.check-details');
+  if (folded) folded.open = true;
+  for (let d = target.closest('details'); d; d = d.parentElement.closest('details')) d.open = true;
+  target.scrollIntoView();
+}
+
+window.addEventListener('hashchange', showHash);
 
 function checklist(checks) {
   const cc = report.check_counts || {};
@@ -299,12 +314,15 @@ function checkSection(c) {
   if (!rendered && Object.keys(d).length) {
     body.push(h('details', null, h('summary', null, 'Details (JSON)'), h('pre', { class: 'json' }, JSON.stringify(d, null, 2))));
   }
+  // Passing checks keep their findings one click away, so a failing one is
+  // near the top of the page.
+  const folded = c.verdict === 'pass' || c.verdict === 'skipped';
   return h('section', { class: 'card check-section', id: `check-${c.name}`, 'aria-labelledby': `h-${c.name}`, dataset: { verdict: c.verdict } },
     h('h2', { id: `h-${c.name}` }, chip(c.verdict, 'verdict'), checkTitle(c.name), h('code', { class: 'small' }, c.name)),
     h('p', { class: 'muted small' }, (CHECKS[c.name] && CHECKS[c.name][1]) || '', ' · ', secs(c.seconds, 'wall time of the check'),
       c.passes !== undefined ? [' · ', num(c.passes, { title: 'forward passes' }), ` pass${c.passes === 1 ? '' : 'es'} (`, secs(c.pass_seconds, 'compute time of the passes'), ')'] : null),
     c.summary ? h('p', { class: 'check-summary' }, c.summary) : null,
-    body);
+    folded ? h('details', { class: 'check-details' }, h('summary', null, 'Show the findings'), body) : body);
 }
 
 // ---- variables_once ----
@@ -348,7 +366,7 @@ function variablesOnce(d) {
         h('thead', null, h('tr', null, ['variable', 'call', 'created by', 'arguments', 'first call made'].map((x) => h('th', { scope: 'col' }, x)))),
         h('tbody', null, rows.map((r) => h('tr', { dataset: { variable: r.name } },
           h('td', { class: 'mono' }, scoped(r.name)),
-          h('td', { class: 'num' }, num(r.call, { title: 'the eager call that created it (call 1 is the first)' })),
+          h('td', { class: 'numcell' }, num(r.call, { title: 'the eager call that created it (call 1 is the first)' })),
           h('td', null, r.creator || '—'),
           h('td', { class: 'mono' }, r.arguments || '—'),
           h('td', { class: 'mono' }, r.first_call_variable ? scoped(r.first_call_variable) : h('span', { class: 'muted', title: 'the statement created nothing on the first call' }, '—')))))))));
@@ -447,10 +465,10 @@ function manifest(d) {
       if (built) return;
       built = true;
       const trs = (m.variables || []).map((v, i) => h('tr', { dataset: { search: `${v.name} ${v.eager_name || ''}`.toLowerCase() } },
-        h('td', { class: 'num' }, num(i + 1, { title: 'creation order' })),
+        h('td', { class: 'numcell' }, num(i + 1, { title: 'creation order' })),
         h('td', { class: 'mono' }, scoped(v.name), v.eager_name && v.eager_name !== v.name ? h('div', { class: 'small muted' }, `eager name ${v.eager_name}`) : null),
         varCells(v),
-        h('td', { class: 'num' }, num(Array.isArray(v.shape) ? v.shape.reduce((a, b) => a * b, 1) : null, { title: 'values in the variable' }))));
+        h('td', { class: 'numcell' }, num(Array.isArray(v.shape) ? v.shape.reduce((a, b) => a * b, 1) : null, { title: 'values in the variable' }))));
       append(box, h('div', { class: 'table-scroll' }, h('table', { class: 'manifest-full' },
         h('thead', null, h('tr', null, ['#', 'name', 'shape', 'dtype', 'trainable', 'values'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, trs))));
@@ -534,14 +552,14 @@ function tensorBody(c, check, opts = {}) {
   if (c.value_stats) {
     const vs = c.value_stats;
     const row = (mode, v) => h('tr', null, h('th', { scope: 'row' }, mode),
-      ['min', 'max', 'mean', 'sum'].map((k) => h('td', { class: 'num' }, num(v[k], { title: `${k} of the ${mode} values` }))),
-      h('td', { class: 'num' }, num(v.non_finite_count, { title: 'NaN and infinite values' })));
+      ['min', 'max', 'mean', 'sum'].map((k) => h('td', { class: 'numcell' }, num(v[k], { title: `${k} of the ${mode} values` }))),
+      h('td', { class: 'numcell' }, num(v.non_finite_count, { title: 'NaN and infinite values' })));
     parts.push(h('div', { class: 'table-scroll' }, h('table', { class: 'value-stats small' },
       h('thead', null, h('tr', null, ['values', 'min', 'max', 'mean', 'sum', 'non-finite'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', null, vs.graph ? row('graph', vs.graph) : null, vs.eager ? row('eager', vs.eager) : null))));
   }
   if (c.histogram) {
-    parts.push(h('div', { class: 'chart-box small' }, histogram(c.histogram, { atol: c.atol })));
+    parts.push(chartBox('small', 300, 560, (width) => histogram(c.histogram, { atol: c.atol, width })));
   }
   const links = opts.modes ? opts.modes.map((m) => npyLink(check, m, c.name)).filter(Boolean) : [];
   if (links.length) parts.push(h('p', { class: 'small' }, 'Download: ', links.map((l, i) => [i ? ' · ' : '', l])));
@@ -597,7 +615,7 @@ function comparison(c, d) {
   const endpoints = d.endpoints || [];
   if (endpoints.length) {
     out.push(h('h3', null, 'Error along execution order'));
-    out.push(h('div', { class: 'chart-box' }, endpointChart(endpoints, first)), endpointLegend(h));
+    out.push(chartBox('wide', 320, 900, (width) => endpointChart(endpoints, first, { width })), endpointLegend(h));
   }
 
   if (d.regularization_loss) {
@@ -662,13 +680,13 @@ function traceTable(mode, entries, t, firstIdx, partners) {
     const isFirst = i === firstIdx;
     return h('tr', { id: `trace-${t.__check}-${mode}-${i}`, class: (diff ? 'diff' : '') + (isFirst ? ' first-diff' : ''),
                      dataset: { index: i, difference: diff } },
-      h('td', { class: 'num' }, String(i)),
+      h('td', { class: 'numcell' }, String(i)),
       h('td', null, e.op, e.detail ? h('div', { class: 'small muted' }, e.detail) : null,
         e.build_only ? h('div', { class: 'small muted', title: 'run by the functional build only; paired with nothing' }, 'build only') : null),
       h('td', { class: 'mono target' }, e.target ? scoped(e.target) : '—'),
-      h('td', { class: 'num nowrap' }, h('span', { title: 'seed (graph-level), seed2 (operation seed)' }, `${e.seed}, ${e.seed2}`)),
+      h('td', { class: 'numcell nowrap' }, h('span', { title: 'seed (graph-level), seed2 (operation seed)' }, `${e.seed}, ${e.seed2}`)),
       h('td', { class: 'mono nowrap' }, fmtShape(e.shape)),
-      h('td', { class: 'num' }, h('span', { title: e.call === 0 ? 'functional build' : `eager call ${e.call}` }, String(e.call))),
+      h('td', { class: 'numcell' }, h('span', { title: e.call === 0 ? 'functional build' : `eager call ${e.call}` }, String(e.call))),
       h('td', { class: 'note' },
         diff ? h('span', { class: 'diff-note' }, `≠ ${String(diff).replace(/_/g, ' ')}`) : null,
         isFirst ? h('div', { class: 'diff-note' }, '◀ first difference') : null,
@@ -779,9 +797,9 @@ function downloadsSection() {
   const rows = (tensors || []).map((t) => h('tr', null,
     h('td', null, t.check), h('td', null, t.mode), h('td', { class: 'mono' }, scoped(t.name)), h('td', null, t.kind || ''),
     h('td', { class: 'mono' }, `${t.dtype} ${fmtShape(t.shape)}`),
-    h('td', { class: 'num' }, num(t.min, { title: 'smallest finite value' })), h('td', { class: 'num' }, num(t.max, { title: 'largest finite value' })),
-    h('td', { class: 'num' }, num(t.mean, { title: 'mean of the finite values' })), h('td', { class: 'num' }, num(t.std, { title: 'standard deviation of the finite values' })),
-    h('td', { class: 'num' }, num((t.nan_count || 0) + (t.inf_count || 0), { title: `NaN ${t.nan_count}, ±Inf ${t.inf_count}` })),
+    h('td', { class: 'numcell' }, num(t.min, { title: 'smallest finite value' })), h('td', { class: 'numcell' }, num(t.max, { title: 'largest finite value' })),
+    h('td', { class: 'numcell' }, num(t.mean, { title: 'mean of the finite values' })), h('td', { class: 'numcell' }, num(t.std, { title: 'standard deviation of the finite values' })),
+    h('td', { class: 'numcell' }, num((t.nan_count || 0) + (t.inf_count || 0), { title: `NaN ${t.nan_count}, ±Inf ${t.inf_count}` })),
     h('td', null, t.stored ? h('a', { href: npyHref(t), download: `${t.name.replace(/[/:]/g, '_')}.${t.check}.${t.mode}.npy` }, '.npy')
       : h('span', { class: 'muted small', title: 'over the server’s max-blob size: statistics only' }, 'not stored'))));
   return h('section', { class: 'card', id: 'downloads', 'aria-labelledby': 'dl-h' },

@@ -63,6 +63,7 @@ function buildForm() {
   f.name = textInput({ name: 'name', placeholder: 'e.g. mlp-after-migration', maxlength: '200' });
   f.description = textInput({ name: 'description', placeholder: 'optional' });
   f.model = select(models.map((m) => [m.name, m.name]));
+  f.model.id = 'zoo-model';
   const preferred = models.find((m) => m.name === 'mlp') || models[0];
   if (preferred) f.model.value = preferred.name;
   f.modelDesc = h('p', { class: 'model-desc', id: 'model-desc' });
@@ -88,7 +89,7 @@ function buildForm() {
     update();
   });
 
-  f.seedMode = select([['constant', 'constant — same seeds for every random op'], ['num_random_ops', 'num_random_ops — seeds count up in creation order']], 'constant');
+  f.seedMode = select([['constant', 'constant'], ['num_random_ops', 'num_random_ops']], 'constant');
   f.seed = textInput({ inputmode: 'numeric', placeholder: '42' });
   f.opSeed = textInput({ inputmode: 'numeric', placeholder: '0' });
   f.rtol = textInput({ inputmode: 'decimal', placeholder: '1e-6' });
@@ -96,7 +97,7 @@ function buildForm() {
   f.eagerCalls = textInput({ inputmode: 'numeric', placeholder: '3', id: 'eager-calls' });
   f.eagerCall = select([['', 'direct (default)'], ['direct', 'direct'], ['functional', 'functional (Keras wrapping)']], '');
   f.fixed = textInput({ inputmode: 'decimal', placeholder: '0.001' });
-  f.fill = select([['', 'ones in the model’s shape (default)'], ['ones', 'ones'], ['zeros', 'zeros'], ['uniform', 'uniform random']], '');
+  f.fill = select([['', 'default (ones)'], ['ones', 'ones'], ['zeros', 'zeros'], ['uniform', 'uniform random']], '');
   f.shape = textInput({ placeholder: 'e.g. [2, 8] (default: the model’s)' });
   f.inSeed = textInput({ inputmode: 'numeric', placeholder: '0' });
   f.inMin = textInput({ inputmode: 'decimal', placeholder: '0' });
@@ -127,7 +128,7 @@ function buildForm() {
         checkpoints.length ? 'uploaded with PUT api/v1/checkpoints/NAME' : 'none uploaded yet (PUT api/v1/checkpoints/NAME)'))),
     h('fieldset', null, h('legend', null, 'Seeds and tolerances'),
       h('div', { class: 'form-grid' },
-        field('seed_policy', 'Seed policy', f.seedMode, 'the guide’s DeterministicRandomTestTool modes'),
+        field('seed_policy', 'Seed policy', f.seedMode, 'constant: one seed pair for every random op; num_random_ops: seeds count up in creation order'),
         field('seed_policy.seed', 'Seed', f.seed, 'graph-level seed, integer ≥ 0 (default 42)'),
         field('seed_policy.operation_seed', 'Operation seed', f.opSeed, 'integer ≥ 0 (default 0)'),
         field('tolerances.rtol', 'rtol', f.rtol, 'relative tolerance (default 1e-6)'),

@@ -47,10 +47,10 @@ function setAttrs(el, attrs) {
   }
 }
 
-export function append(el, children) {
+export function append(el, ...children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
-    if (Array.isArray(c)) append(el, c);
+    if (Array.isArray(c)) append(el, ...c);
     else if (c instanceof Node) el.appendChild(c);
     else el.appendChild(document.createTextNode(String(c)));
   }
