@@ -252,7 +252,12 @@ function renderFinished(reportError) {
   }
   const checks = report.checks || [];
   if (checks.length) parts.push(checklist(checks));
-  for (const c of checks) parts.push(checkSection(c));
+  // Findings of failing checks first (in the guide's order), then the rest.
+  const bad = checks.filter((c) => c.verdict === 'fail' || c.verdict === 'error');
+  const rest = checks.filter((c) => !bad.includes(c));
+  for (const c of bad) parts.push(checkSection(c));
+  if (bad.length && rest.length) parts.push(h('h2', { class: 'section-gap' }, 'Other checks'));
+  for (const c of rest) parts.push(checkSection(c));
   parts.push(modelsSection());
   parts.push(downloadsSection());
   replace(main, parts);
@@ -595,7 +600,7 @@ function comparison(c, d) {
   if (d.training !== undefined) kv.push(h('dt', null, 'Mode'), h('dd', null, d.training ? 'training (dropout on, batch statistics)' : 'inference'));
   if (d.seed_policy) kv.push(h('dt', null, 'Seed policy'), h('dd', null, typeof d.seed_policy === 'string' ? d.seed_policy
     : `${d.seed_policy.mode} (seed ${d.seed_policy.seed}, operation seed ${d.seed_policy.operation_seed})`));
-  if (d.graph_runner) kv.push(h('dt', null, 'Graph runner'), h('dd', { class: 'small' }, d.graph_runner));
+  if (d.graph_runner) kv.push(h('dt', null, 'Graph runner'), h('dd', { class: 'small muted' }, d.graph_runner));
   if (d.file) kv.push(h('dt', null, 'Checkpoint'), h('dd', null, h('code', null, d.file)));
   if (d.endpoints_compared !== undefined) kv.push(h('dt', null, 'Endpoints'), h('dd', null,
     num(d.endpoints_out_of_tolerance, { title: 'endpoints out of tolerance' }), ' of ', num(d.endpoints_compared, { title: 'endpoints compared' }), ' out of tolerance'));

@@ -126,7 +126,7 @@ function modelFromReport(r) {
   const g = modelLabel(m.graph);
   if (m.eager && r.settings && r.settings.separate_eager_model) {
     const e = modelLabel(m.eager);
-    return e === g ? `${g}, migrated copy` : `${g} → ${e}`;
+    return e === g ? `${g}, two definitions` : `${g} → ${e}`;
   }
   return g;
 }
@@ -197,7 +197,7 @@ function row(job) {
   const sum = summaryText(job);
   const model = jobModel(job);
   const modelCell = h('td', { class: 'model', dataset: { id: job.id, label: 'Model' } },
-    model === undefined ? h('span', { class: 'muted' }, '…') : model ? model : h('span', { class: 'muted' }, '—'));
+    model === undefined ? h('span', { class: 'muted', title: 'named by the report, once the job has one' }, '…') : model ? model : h('span', { class: 'muted' }, '—'));
   if (model === undefined) requestModel(job, modelCell);
   const dur = jobDuration(job);
   const counts = job.summary && job.summary.check_counts;
@@ -210,8 +210,8 @@ function row(job) {
     h('td', { class: 'status', dataset: { label: 'Status' } }, chip(job.status, 'status'), progressCell(job),
       job.attempts > 1 ? h('div', { class: 'small muted', title: 'the job was requeued after a stop' }, `attempt ${job.attempts}`) : null),
     h('td', { class: 'verdict', dataset: { label: 'Verdict' } }, job.verdict ? chip(job.verdict, 'verdict') : h('span', { class: 'muted', title: 'no verdict yet' }, '—'),
-      counts ? h('div', { class: 'small muted', title: 'checks passed / checks run' },
-        `${counts.pass} / ${counts.pass + counts.fail + counts.error} checks`) : null),
+      counts ? h('div', { class: 'small muted nowrap', title: 'checks passed / checks run' },
+        `${counts.pass}/${counts.pass + counts.fail + counts.error} checks`) : null),
     h('td', { class: 'created', dataset: { label: 'Created' } }, timeEl(job.timings && job.timings.created, 'created')),
     h('td', { class: 'duration', dataset: { label: 'Duration' } },
       h('span', { class: 'num', title: job.status === 'running' ? 'running for (wall time so far)' : 'run time (wall clock, from start to end)' },
