@@ -126,7 +126,13 @@ eq_status job_compare_results(job_run *run, json_t *check, json_t *details, cons
         if (!ok) {
             all_close = 0;
             out_bad++;
-            job_message(check, "output %s: %s", name, msg);
+            /* An output that is also an endpoint is told about once, with
+             * the endpoints. */
+            int is_endpoint = 0;
+            for (int k = 0; k < g->n_endpoints && !is_endpoint; k++)
+                is_endpoint = strcmp(g->endpoints[k].name, name) == 0;
+            if (!is_endpoint)
+                job_message(check, "output %s: %s", name, msg);
         }
         note_largest(o, name, &largest, &largest_name);
     }
