@@ -361,7 +361,7 @@ static void build_description(eq_graph *g)
                        "graph: %d nodes -> %d", s->nodes_before, s->nodes_after);
     if (s->derived)
         len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
-                        " (+%d folded tensors)", s->derived);
+                        " (+%d folded tensors, %zu bytes)", s->derived, s->derived_bytes);
     len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
                     "; %d executed; activations %zu bytes planned (%zu unshared); passes:",
                     g->n_order, s->planned_bytes, s->unshared_bytes);
@@ -430,6 +430,7 @@ static eq_status finalize(eq_graph *g, eq_error *err)
         if (g->nodes[i].alive && g->nodes[i].kind == GN_DERIVED) {
             g->has_derived = 1;
             g->stats.derived++;
+            g->stats.derived_bytes += eq_tensor_nbytes(&g->nodes[i].out);
         }
     if (g->has_derived && (st = eq_graph_refresh_derived(g, err)) != EQ_OK)
         return st;

@@ -985,7 +985,8 @@ START_TEST(describe_reports_counts)
     ck_assert_ptr_nonnull(strstr(d, "9 nodes -> 7"));
     ck_assert_ptr_nonnull(strstr(d, "fold_batch_norm=1"));
     ck_assert_ptr_nonnull(strstr(d, "fuse_bias_activation=1"));
-    ck_assert_ptr_nonnull(strstr(d, "+2 folded tensors"));
+    /* w' [3, 3, 3, 4] and b' [4] */
+    ck_assert_ptr_nonnull(strstr(d, "+2 folded tensors, 448 bytes"));
     char want[64];
     snprintf(want, sizeof want, "activations %zu bytes", h.g->stats.planned_bytes);
     ck_assert_ptr_nonnull(strstr(d, want));
