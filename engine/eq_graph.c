@@ -215,14 +215,15 @@ static eq_status graph_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     if ((st = eq_opdesc_infer(d, ts, n, &rank, shape, err)) != EQ_OK)
         return st;
     eq_dtype dtype = ts[0]->dtype;
+    const char *name = dup_name(g, d->name);
+    if (d->name && !name)
+        return eq_error_set(err, EQ_ERR_NOMEM, "graph: out of memory");
     int id = eq_graph_node_new(g, GN_OP, err);
     if (id < 0)
         return EQ_ERR_NOMEM;
     gnode *node = &g->nodes[id];
     node->desc = *d;
-    node->desc.name = node->name = dup_name(g, d->name);
-    if (d->name && !node->name)
-        return eq_error_set(err, EQ_ERR_NOMEM, "graph: out of memory");
+    node->desc.name = node->name = name;
     node->n_in = n;
     for (int k = 0; k < n; k++)
         node->in[k] = in[k]->node;
