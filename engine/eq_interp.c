@@ -800,7 +800,9 @@ static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value
             return st;
         st = batch_norm(in, node, &L->bn, x, out, err);
         scope_leave(in, saved);
-        return st;
+        if (st != EQ_OK)
+            return st;
+        return emit_activation(in, node, L->activation, *out, out, err);
     }
     case EQ_LAYER_MAX_POOL2D:
     case EQ_LAYER_AVG_POOL2D:

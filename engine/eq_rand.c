@@ -70,6 +70,16 @@ eq_status eq_rand_next_seeds(eq_rand *r, int64_t *seed, int64_t *seed2, eq_error
     return EQ_OK;
 }
 
+eq_status eq_rand_set_operation_seed(eq_rand *r, int64_t op_seed, eq_error *err)
+{
+    if (!r->policy)
+        return eq_error_set(err, EQ_ERR_STATE,
+                            "operation_seed belongs to a seed policy (constant or "
+                            "num_random_ops); this run uses TensorFlow's own seed rules");
+    eq_seed_policy_set_operation_seed(r->policy, op_seed);
+    return EQ_OK;
+}
+
 /* The model's initializer as the RNG module's descriptor: the named preset,
  * then any parameter the model set. */
 static eq_status to_init(const eq_ast_init *a, eq_init *out, eq_error *err)

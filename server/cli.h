@@ -4,6 +4,7 @@
 #define EQ_CLI_H
 
 int cli_run_model(int argc, char **argv);
+int cli_validate(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_gc(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static void usage(FILE *f)
             "  serve             run the validation service (HTTP API, queue, store)\n"
             "  gc                delete old finished jobs (--older-than 30d)\n"
             "  run-model MODEL   run a model in eager and/or graph mode and print outputs\n"
+            "  validate JOB      run a validation job's checks (no server) and report\n"
             "  version           print the version\n"
             "\n"
             "`equivd VERB --help` describes a verb's options.\n");
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         return cli_gc(argc - 1, argv + 1);
     if (strcmp(verb, "run-model") == 0)
         return cli_run_model(argc - 1, argv + 1);
+    if (strcmp(verb, "validate") == 0)
+        return cli_validate(argc - 1, argv + 1);
     if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) {
         printf("equivd %s\n", PACKAGE_VERSION);
         return 0;
