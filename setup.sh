@@ -10,7 +10,8 @@ set -eu
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake pkg-config \
-libblis-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev check"
+libblis-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev check \
+libcurl4-openssl-dev curl"
 
 install_packages() {
     missing=""

@@ -800,7 +800,9 @@ static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value
             return st;
         st = batch_norm(in, node, &L->bn, x, out, err);
         scope_leave(in, saved);
-        return st;
+        if (st != EQ_OK)
+            return st;
+        return emit_activation(in, node, L->activation, *out, out, err);
     }
     case EQ_LAYER_MAX_POOL2D:
     case EQ_LAYER_AVG_POOL2D:
@@ -1071,7 +1073,8 @@ eq_status eq_interp_call(eq_interp *in, eq_backend *be, eq_arena *call_arena, in
         res->outputs[i].value = v;
     }
     res->n_endpoints = in->n_endpoints;
-    memcpy(res->endpoints, in->endpoints, (size_t)in->n_endpoints * sizeof *res->endpoints);
+    if (in->n_endpoints)
+        memcpy(res->endpoints, in->endpoints, (size_t)in->n_endpoints * sizeof *res->endpoints);
     if (in->skip_reg_loss)
         return EQ_OK;
     return regularization_loss(in, &res->reg_loss, err);

@@ -70,6 +70,16 @@ eq_status eq_rand_next_seeds(eq_rand *r, int64_t *seed, int64_t *seed2, eq_error
     return EQ_OK;
 }
 
+eq_status eq_rand_set_operation_seed(eq_rand *r, int64_t op_seed, eq_error *err)
+{
+    if (!r->policy)
+        return eq_error_set(err, EQ_ERR_STATE,
+                            "operation_seed belongs to a seed policy (constant or "
+                            "num_random_ops); this run uses TensorFlow's own seed rules");
+    eq_seed_policy_set_operation_seed(r->policy, op_seed);
+    return EQ_OK;
+}
+
 /* The model's initializer as the RNG module's descriptor: the named preset,
  * then any parameter the model set. */
 static eq_status to_init(const eq_ast_init *a, eq_init *out, eq_error *err)
@@ -97,6 +107,11 @@ static eq_status to_init(const eq_ast_init *a, eq_init *out, eq_error *err)
         break;
     case EQ_INIT_VARIANCE_SCALING:
     case EQ_INIT_SLIM_VARIANCE_SCALING:
+        /* glorot_*, xavier_*, he_*, lecun_* are presets of these kinds with
+         * fixed parameters; only the general kinds take the model's. */
+        if (strcmp(a->kind, "variance_scaling") != 0 &&
+            strcmp(a->kind, "slim_variance_scaling") != 0)
+            break;
         if (a->scale != 0)
             out->scale = a->scale;
         if (a->mode && (st = eq_init_mode_parse(a->mode, &out->mode, err)) != EQ_OK)

@@ -32,6 +32,10 @@ void eq_rand_free(eq_rand *r);
 eq_status eq_rand_next_seeds(eq_rand *r, int64_t *seed, int64_t *seed2,
                              eq_error *err);
 
+/* The tool's settable operation_seed (seed policies only; EQ_ERR_STATE
+ * under the plain TF seed rules). */
+eq_status eq_rand_set_operation_seed(eq_rand *r, int64_t op_seed, eq_error *err);
+
 /* 1 when the initializer draws random numbers (and so takes seeds). */
 int eq_rand_init_is_random(const eq_ast_init *init);
 

@@ -99,6 +99,11 @@ void eq_runner_free(eq_runner *r)
 eq_varstore *eq_runner_vars(eq_runner *r) { return r->vars; }
 int eq_runner_calls(const eq_runner *r) { return r->calls; }
 
+eq_status eq_runner_set_operation_seed(eq_runner *r, int64_t op_seed, eq_error *err)
+{
+    return eq_rand_set_operation_seed(r->rand, op_seed, err);
+}
+
 int eq_runner_trace(const eq_runner *r, const eq_trace_entry **entries)
 {
     return eq_interp_trace(r->interp, entries);

@@ -121,6 +121,12 @@ eq_status eq_runner_call(eq_runner *r, const eq_tensor *input,
                          const eq_result **out, eq_error *err);
 
 eq_varstore *eq_runner_vars(eq_runner *r);
+
+/* The seed policy's operation_seed, settable between calls as the guide's
+ * tool allows (`tool.operation_seed = n`). Setting it back so that a seed
+ * would be handed out twice makes the next random op fail with the tool's
+ * overlap error. EQ_ERR_STATE without a seed policy. */
+eq_status eq_runner_set_operation_seed(eq_runner *r, int64_t op_seed, eq_error *err);
 int eq_runner_calls(const eq_runner *r);
 
 /* The random-op trace so far, in the order seeds were handed out. */

@@ -5,5 +5,7 @@
 
 int cli_run_model(int argc, char **argv);
 int cli_validate(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_gc(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static void usage(FILE *f)
             "usage: equivd VERB [options]\n"
             "\n"
             "verbs:\n"
+            "  serve             run the validation service (HTTP API, queue, store)\n"
+            "  gc                delete old finished jobs (--older-than 30d)\n"
             "  run-model MODEL   run a model in eager and/or graph mode and print outputs\n"
             "  validate JOB      run a validation job's checks (no server) and report\n"
             "  version           print the version\n"
@@ -25,6 +27,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "serve") == 0)
+        return cli_serve(argc - 1, argv + 1);
+    if (strcmp(verb, "gc") == 0)
+        return cli_gc(argc - 1, argv + 1);
     if (strcmp(verb, "run-model") == 0)
         return cli_run_model(argc - 1, argv + 1);
     if (strcmp(verb, "validate") == 0)

@@ -236,6 +236,49 @@ START_TEST(fixed_weights_match_the_independent_reference)
 }
 END_TEST
 
+/* Random weights (constant seed policy), inference: eager equals graph bit
+ * for bit with every pass off; with the default passes on, the logits and
+ * every endpoint agree within the default tolerance (rtol 1e-6, atol 1e-5). */
+START_TEST(modes_agree_with_random_weights)
+{
+    json_t *mj = zoo_json();
+    eq_model *m = parse(mj, NULL);
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {1, 299, 299, 3};
+    eq_tensor *x = eq_tensor_new(a, EQ_F32, 4, shape, NULL);
+    for (int64_t i = 0; i < eq_tensor_numel(x); i++)
+        eq_tensor_f32(x)[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+    eq_runner *r[3];
+    const eq_result *res[3];
+    for (int k = 0; k < 3; k++) {
+        eq_run_config cfg;
+        eq_run_config_default(&cfg, k == 0 ? EQ_MODE_EAGER : EQ_MODE_GRAPH);
+        if (k == 1)
+            eq_graph_options_all(&cfg.graph, 0);
+        eq_error err;
+        r[k] = eq_runner_new(m, &cfg, &err);
+        ck_assert_msg(eq_runner_call(r[k], x, &res[k], &err) == EQ_OK, "%s", err.message);
+    }
+    for (int i = 0; i < res[0]->n_endpoints; i++) {
+        const eq_tensor *e = res[0]->endpoints[i].tensor, *g0 = res[1]->endpoints[i].tensor,
+                        *g1 = res[2]->endpoints[i].tensor;
+        ck_assert_msg(memcmp(e->data, g0->data, eq_tensor_nbytes(e)) == 0,
+                      "endpoint %s differs with passes off", res[0]->endpoints[i].name);
+        for (int64_t j = 0; j < eq_tensor_numel(e); j++) {
+            double ev = eq_tensor_f32(e)[j], gv = eq_tensor_f32(g1)[j];
+            ck_assert_msg(fabs(gv - ev) <= 1e-5 + 1e-6 * fabs(ev),
+                          "endpoint %s[%lld]: graph %.9g, eager %.9g",
+                          res[0]->endpoints[i].name, (long long)j, gv, ev);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        eq_runner_free(r[k]);
+    json_decref(mj);
+    eq_model_free(m);
+    eq_arena_free(a);
+}
+END_TEST
+
 static Suite *irv2_suite(void)
 {
     Suite *s = suite_create("irv2");
@@ -243,6 +286,7 @@ static Suite *irv2_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, manifest_and_endpoints_match_the_spec);
     tcase_add_test(tc, fixed_weights_match_the_independent_reference);
+    tcase_add_test(tc, modes_agree_with_random_weights);
     suite_add_tcase(s, tc);
     return s;
 }

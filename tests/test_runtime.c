@@ -170,6 +170,112 @@ START_TEST(graph_passes_agree_within_tolerance)
 }
 END_TEST
 
+/* Every small zoo model, inference and training: eager == graph bit for bit
+ * with passes off, and within the default tolerance (assert_allclose with
+ * rtol 1e-6, atol 1e-5) with every pass on. Inception-ResNet-v2 has the
+ * same checks in test_irv2.c. */
+static void assert_allclose(const eq_tensor *a, const eq_tensor *b, const char *what)
+{
+    ck_assert(eq_tensor_same_shape(a, b));
+    for (int64_t i = 0; i < eq_tensor_numel(a); i++) {
+        double x = eq_tensor_get(a, i), y = eq_tensor_get(b, i);
+        ck_assert_msg(fabs(x - y) <= 1e-5 + 1e-6 * fabs(y), "%s[%lld]: %.9g vs %.9g", what,
+                      (long long)i, x, y);
+    }
+}
+
+START_TEST(every_small_zoo_model_agrees_across_modes)
+{
+    static const char *models[] = {"small_cnn", "mlp", "scaling_broken", "scaling_fixed",
+                                   "unnamed_layers_broken", "unnamed_layers_fixed"};
+    eq_arena *a = eq_arena_new(0);
+    for (size_t k = 0; k < sizeof models / sizeof *models; k++) {
+        eq_model *m = zoo(models[k]);
+        int64_t shape[EQ_MAX_RANK];
+        ck_assert_int_gt(m->input_rank, 0);
+        for (int d = 0; d < m->input_rank; d++)
+            shape[d] = m->input_shape[d] < 0 ? 3 : m->input_shape[d];
+        eq_tensor *x = input(a, m->input_rank, shape);
+        for (int training = 0; training < 2; training++) {
+            eq_runner *e = runner(m, EQ_MODE_EAGER, training, EQ_SEEDING_CONSTANT, 0);
+            eq_runner *g0 = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 0);
+            eq_runner *g1 = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 1);
+            const eq_result *re = call(e, x), *r0 = call(g0, x), *r1 = call(g1, x);
+            for (int i = 0; i < re->n_outputs; i++) {
+                ck_assert_msg(bits_equal(re->outputs[i].tensor, r0->outputs[i].tensor),
+                              "%s training=%d: output %s differs with passes off", models[k],
+                              training, re->outputs[i].name);
+                assert_allclose(r1->outputs[i].tensor, re->outputs[i].tensor, models[k]);
+            }
+            for (int i = 0; i < re->n_endpoints; i++)
+                ck_assert_msg(bits_equal(re->endpoints[i].tensor, r0->endpoints[i].tensor),
+                              "%s: endpoint %s differs", models[k], re->endpoints[i].name);
+            eq_runner_free(e);
+            eq_runner_free(g0);
+            eq_runner_free(g1);
+        }
+        eq_model_free(m);
+    }
+    eq_arena_free(a);
+}
+END_TEST
+
+START_TEST(batch_norm_layer_applies_its_activation)
+{
+    eq_model *m = inline_model(
+        "{\"body\": [{\"batch_norm\": {\"name\": \"bn\", \"activation\": \"relu\"}, "
+        "\"as\": \"y\"}], \"outputs\": [\"y\"]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[2] = {4, 3};
+    eq_tensor *x = input(a, 2, s);
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 1);
+    const eq_result *r = call(e, x);
+    const float *y = eq_tensor_f32(r->outputs[0].tensor);
+    int negatives_in = 0;
+    for (int i = 0; i < 12; i++) {
+        negatives_in += eq_tensor_f32(x)[i] < 0;
+        /* moving mean 0, variance 1: y = relu(x / sqrt(1 + 0.001)) */
+        ck_assert(y[i] >= 0.0f);
+    }
+    ck_assert_int_gt(negatives_in, 0);
+    eq_runner_free(e);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
+START_TEST(default_initializers_are_tf_slims)
+{
+    /* slim.conv2d's default weights initializer is xavier (Glorot) uniform:
+     * for an HWIO [3, 3, 16, 32] kernel with seeds (42, 0) the spec gives
+     * the first values; biases start at zero. */
+    eq_model *m = inline_model(
+        "{\"body\": [{\"conv2d\": {\"name\": \"c\", \"filters\": 32, \"kernel\": 3, "
+        "\"activation\": null}, \"as\": \"y\"}], \"outputs\": [\"y\"]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[4] = {1, 4, 4, 16};
+    eq_tensor *x = input(a, 4, s);
+    static const float want[4] = {0.07906847f, 0.09812222f, -0.00126112f, 0.00497644f};
+    for (int mode = 0; mode < 2; mode++) {
+        eq_runner *r = runner(m, (eq_mode)mode, 0, EQ_SEEDING_CONSTANT, 1);
+        call(r, x);
+        eq_var *w = eq_varstore_find(eq_runner_vars(r), "c/weights:0");
+        eq_var *b = eq_varstore_find(eq_runner_vars(r), "c/biases:0");
+        ck_assert_ptr_nonnull(w);
+        ck_assert_ptr_nonnull(b);
+        for (int i = 0; i < 4; i++)
+            ck_assert_float_eq_tol(eq_tensor_f32(w->value)[i], want[i], 1e-7);
+        /* Every value within the Glorot limit sqrt(6 / (144 + 288)). */
+        for (int64_t i = 0; i < eq_tensor_numel(w->value); i++)
+            ck_assert(fabsf(eq_tensor_f32(w->value)[i]) <= 0.117851131f);
+        ck_assert(eq_tensor_f32(b->value)[31] == 0.0f);
+        eq_runner_free(r);
+    }
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
 /* ---- step 1 pitfalls ------------------------------------------------------- */
 
 static eq_tensor *vec_input(eq_arena *a, int64_t n)
@@ -487,24 +593,33 @@ END_TEST
 
 START_TEST(random_operation_seed_overlap_is_an_error)
 {
-    /* Two eager calls of a one-draw model with operation_seed reset in
-     * between would reuse (42, 0): the tool refuses. Here: num_random_ops
-     * with an explicit start makes the second op collide with the first. */
+    /* num_random_ops hands out (42,0), (42,1), (42,2) in call 1 and
+     * continues at 3 in call 2. Setting operation_seed back to 1 makes the
+     * next op ask for a seed already used: the tool's overlap error, since a
+     * reused pair would continue an eager kernel's stream but restart a
+     * graph's. */
     eq_model *m = inline_model(ABC);
     eq_arena *a = eq_arena_new(0);
     int64_t s[1] = {1};
     eq_tensor *x = input(a, 1, s);
-    eq_run_config cfg;
-    eq_run_config_default(&cfg, EQ_MODE_EAGER);
-    cfg.seeding = EQ_SEEDING_NUM_RANDOM_OPS;
-    eq_error err;
-    eq_runner *r = eq_runner_new(m, &cfg, &err);
+    eq_runner *r = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_NUM_RANDOM_OPS, 1);
     call(r, x);
-    /* The second call continues at operation seed 3: fine. */
     call(r, x);
     const eq_trace_entry *tr;
     ck_assert_int_eq(eq_runner_trace(r, &tr), 6);
     ck_assert(tr[5].seed2 == 5);
+    eq_error err;
+    ck_assert_int_eq(eq_runner_set_operation_seed(r, 1, &err), EQ_OK);
+    const eq_result *res;
+    ck_assert_int_eq(eq_runner_call(r, x, &res, &err), EQ_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "operation seed"));
+    ck_assert_ptr_nonnull(strstr(err.message, "1"));
+    ck_assert_str_eq(err.path, "body[0]");
+    eq_runner_free(r);
+
+    /* Plain TF seeding has no operation_seed to set. */
+    r = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_TF, 1);
+    ck_assert_int_eq(eq_runner_set_operation_seed(r, 1, &err), EQ_ERR_STATE);
     eq_runner_free(r);
     eq_arena_free(a);
     eq_model_free(m);
@@ -592,6 +707,9 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, small_cnn_modes_bit_identical_inference);
     tcase_add_test(tc, small_cnn_modes_bit_identical_training);
     tcase_add_test(tc, graph_passes_agree_within_tolerance);
+    tcase_add_test(tc, every_small_zoo_model_agrees_across_modes);
+    tcase_add_test(tc, batch_norm_layer_applies_its_activation);
+    tcase_add_test(tc, default_initializers_are_tf_slims);
     tcase_add_test(tc, scaling_broken_creates_a_variable_per_eager_call);
     tcase_add_test(tc, creation_hook_forbids_and_names_the_variable);
     tcase_add_test(tc, scaling_fixed_keeps_its_variables);
