@@ -33,20 +33,15 @@ static int cmp_double(const void *a, const void *b)
 static int write_weights(eq_varstore *vs, const char *path, eq_error *err)
 {
     int n = eq_varstore_count(vs);
-    const char **names = malloc((size_t)n * sizeof *names);
-    const eq_tensor **ts = malloc((size_t)n * sizeof *ts);
-    if (!names || !ts) {
-        free(names);
-        free(ts);
+    eq_safetensors_item *items = malloc((size_t)n * sizeof *items);
+    if (!items)
         return eq_error_set(err, EQ_ERR_NOMEM, "out of memory");
-    }
     for (int i = 0; i < n; i++) {
-        names[i] = eq_varstore_at(vs, i)->name;
-        ts[i] = eq_varstore_at(vs, i)->value;
+        items[i].name = eq_varstore_at(vs, i)->name;
+        items[i].tensor = eq_varstore_at(vs, i)->value;
     }
-    eq_status st = eq_safetensors_write_file(path, names, ts, n, NULL, err);
-    free(names);
-    free(ts);
+    eq_status st = eq_safetensors_write_file(path, items, (size_t)n, NULL, 0, err);
+    free(items);
     return st;
 }
 

@@ -215,14 +215,15 @@ static eq_status graph_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     if ((st = eq_opdesc_infer(d, ts, n, &rank, shape, err)) != EQ_OK)
         return st;
     eq_dtype dtype = ts[0]->dtype;
+    const char *name = dup_name(g, d->name);
+    if (d->name && !name)
+        return eq_error_set(err, EQ_ERR_NOMEM, "graph: out of memory");
     int id = eq_graph_node_new(g, GN_OP, err);
     if (id < 0)
         return EQ_ERR_NOMEM;
     gnode *node = &g->nodes[id];
     node->desc = *d;
-    node->desc.name = node->name = dup_name(g, d->name);
-    if (d->name && !node->name)
-        return eq_error_set(err, EQ_ERR_NOMEM, "graph: out of memory");
+    node->desc.name = node->name = name;
     node->n_in = n;
     for (int k = 0; k < n; k++)
         node->in[k] = in[k]->node;
@@ -361,7 +362,7 @@ static void build_description(eq_graph *g)
                        "graph: %d nodes -> %d", s->nodes_before, s->nodes_after);
     if (s->derived)
         len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
-                        " (+%d folded tensors)", s->derived);
+                        " (+%d folded tensors, %zu bytes)", s->derived, s->derived_bytes);
     len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
                     "; %d executed; activations %zu bytes planned (%zu unshared); passes:",
                     g->n_order, s->planned_bytes, s->unshared_bytes);
@@ -430,6 +431,7 @@ static eq_status finalize(eq_graph *g, eq_error *err)
         if (g->nodes[i].alive && g->nodes[i].kind == GN_DERIVED) {
             g->has_derived = 1;
             g->stats.derived++;
+            g->stats.derived_bytes += eq_tensor_nbytes(&g->nodes[i].out);
         }
     if (g->has_derived && (st = eq_graph_refresh_derived(g, err)) != EQ_OK)
         return st;

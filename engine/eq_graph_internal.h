@@ -76,6 +76,7 @@ typedef struct graph_stats {
     size_t planned_bytes;     /* the block actually allocated */
     size_t unshared_bytes;    /* what one buffer per output would take */
     int derived;              /* folded tensors */
+    size_t derived_bytes;     /* their memory: a second copy of folded weights */
 } graph_stats;
 
 struct eq_graph {

@@ -107,6 +107,11 @@ static eq_status to_init(const eq_ast_init *a, eq_init *out, eq_error *err)
         break;
     case EQ_INIT_VARIANCE_SCALING:
     case EQ_INIT_SLIM_VARIANCE_SCALING:
+        /* glorot_*, xavier_*, he_*, lecun_* are presets of these kinds with
+         * fixed parameters; only the general kinds take the model's. */
+        if (strcmp(a->kind, "variance_scaling") != 0 &&
+            strcmp(a->kind, "slim_variance_scaling") != 0)
+            break;
         if (a->scale != 0)
             out->scale = a->scale;
         if (a->mode && (st = eq_init_mode_parse(a->mode, &out->mode, err)) != EQ_OK)

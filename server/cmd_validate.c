@@ -160,8 +160,11 @@ int cli_validate(int argc, char **argv)
     json_t *spec = strcmp(o.job, "-") == 0 ? json_loadf(stdin, 0, &jerr)
                                            : json_load_file(o.job, 0, &jerr);
     if (!spec) {
-        fprintf(stderr, "equivd validate: %s: %s (line %d, column %d)\n", o.job, jerr.text,
-                jerr.line, jerr.column);
+        if (jerr.line > 0)
+            fprintf(stderr, "equivd validate: %s: line %d, column %d: %s\n", o.job, jerr.line,
+                    jerr.column, jerr.text);
+        else
+            fprintf(stderr, "equivd validate: %s: %s\n", o.job, jerr.text);
         return 2;
     }
     eq_error err;

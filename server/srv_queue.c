@@ -10,6 +10,7 @@
 
 typedef struct pending {
     const char *name, *spec;
+    int passes;
     int64_t id;
     int done;
     eq_status rc;
@@ -164,10 +165,10 @@ int srv_queue_recover(srv_queue *q, eq_error *err)
  * whichever finds no commit under way writes everyone's in one transaction
  * (leader/follower), so N clients pay about one fsync, not N. */
 
-eq_status srv_queue_submit(srv_queue *q, const char *name, const char *spec, int64_t *id,
-                           eq_error *err)
+eq_status srv_queue_submit(srv_queue *q, const char *name, const char *spec, int passes,
+                           int64_t *id, eq_error *err)
 {
-    pending me = {name, spec, 0, 0, EQ_OK, {0}, NULL};
+    pending me = {name, spec, passes, 0, 0, EQ_OK, {0}, NULL};
     pthread_mutex_lock(&q->lock);
     if (q->stopping) {
         pthread_mutex_unlock(&q->lock);
@@ -208,6 +209,7 @@ eq_status srv_queue_submit(srv_queue *q, const char *name, const char *spec, int
             for (pending *p = batch; p; p = p->next, i++) {
                 rows[i].name = p->name;
                 rows[i].spec = p->spec;
+                rows[i].passes = p->passes;
             }
             rc = srv_store_jobs_insert(q->store, rows, n, &e);
         }

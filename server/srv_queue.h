@@ -37,8 +37,8 @@ void srv_queue_on_end(srv_queue *q, void (*fn)(void *ctx, int64_t id), void *ctx
 /* Commit a new job (grouped with concurrent submissions into one fsync) and
  * queue it. EQ_ERR_LIMIT when the queue is full, EQ_ERR_STATE when the
  * daemon is stopping. */
-eq_status srv_queue_submit(srv_queue *q, const char *name, const char *spec, int64_t *id,
-                           eq_error *err);
+eq_status srv_queue_submit(srv_queue *q, const char *name, const char *spec, int passes,
+                           int64_t *id, eq_error *err);
 
 typedef enum srv_cancel {
     SRV_CANCEL_NOT_FOUND,

@@ -49,7 +49,8 @@ static json_t *job_json(srv_req *r, int64_t id, int *found, eq_error *err)
     if (srv_queue_progress(r->srv->queue, id, &done, &total, what, sizeof what)) {
         json_t *p = json_object_get(j, "progress");
         json_object_set_new(p, "passes_done", json_integer(done));
-        json_object_set_new(p, "passes_total", json_integer(total));
+        if (total > 0) /* else the estimate stored at submission stands */
+            json_object_set_new(p, "passes_total", json_integer(total));
         json_object_set_new(p, "current", what[0] ? json_string(what) : json_null());
         json_object_set_new(j, "status", json_string("running"));
     }
@@ -146,7 +147,7 @@ enum MHD_Result srv_route_jobs_post(srv_req *r)
     char *text = json_dumps(spec, JSON_COMPACT);
     json_decref(spec);
     int64_t id = 0;
-    rc = text ? srv_queue_submit(s->queue, name, text, &id, &err)
+    rc = text ? srv_queue_submit(s->queue, name, text, est.passes, &id, &err)
               : eq_error_set(&err, EQ_ERR_NOMEM, "out of memory");
     free(text);
     free(name);
@@ -211,7 +212,8 @@ enum MHD_Result srv_route_jobs_list(srv_req *r)
                                &total, what, sizeof what)) {
             json_t *p = json_object_get(j, "progress");
             json_object_set_new(p, "passes_done", json_integer(done));
-            json_object_set_new(p, "passes_total", json_integer(total));
+            if (total > 0)
+                json_object_set_new(p, "passes_total", json_integer(total));
             json_object_set_new(j, "status", json_string("running"));
         }
     }

@@ -316,8 +316,8 @@ eq_status srv_store_jobs_insert(srv_store *s, srv_job_new *jobs, size_t n, eq_er
         return EQ_ERR_IO;
     eq_status rc = EQ_OK;
     double now = srv_now();
-    sqlite3_stmt *st = prep(db, "INSERT INTO jobs (name, spec, status, created_at) "
-                                "VALUES (?, ?, 'queued', ?)", err);
+    sqlite3_stmt *st = prep(db, "INSERT INTO jobs (name, spec, status, created_at, passes_total) "
+                                "VALUES (?, ?, 'queued', ?, ?)", err);
     if (!st)
         rc = EQ_ERR_IO;
     for (size_t i = 0; rc == EQ_OK && i < n; i++) {
@@ -325,6 +325,7 @@ eq_status srv_store_jobs_insert(srv_store *s, srv_job_new *jobs, size_t n, eq_er
         bind_text(st, 1, jobs[i].name ? jobs[i].name : "");
         bind_text(st, 2, jobs[i].spec);
         sqlite3_bind_double(st, 3, now);
+        sqlite3_bind_int(st, 4, jobs[i].passes > 0 ? jobs[i].passes : 0);
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = db_error(err, db, "insert job");
             break;
@@ -405,8 +406,9 @@ eq_status srv_store_job_start(srv_store *s, int64_t id, int passes_total, eq_err
     if (!db)
         return EQ_ERR_IO;
     sqlite3_stmt *st = prep(db, "UPDATE jobs SET status = 'running', started_at = ?, "
-                                "attempts = attempts + 1, passes_done = 0, passes_total = ? "
-                                "WHERE id = ?", err);
+                                "attempts = attempts + 1, passes_done = 0, "
+                                "passes_total = CASE WHEN ?2 > 0 THEN ?2 ELSE passes_total END "
+                                "WHERE id = ?3", err);
     eq_status rc = EQ_ERR_IO;
     if (st) {
         sqlite3_bind_double(st, 1, srv_now());

@@ -46,6 +46,7 @@ double srv_now(void);
 typedef struct srv_job_new {
     const char *name;
     const char *spec;  /* JSON text */
+    int passes;        /* estimated passes (progress total before it runs) */
     int64_t id;        /* out */
 } srv_job_new;
 

@@ -244,6 +244,38 @@ START_TEST(batch_norm_layer_applies_its_activation)
 }
 END_TEST
 
+START_TEST(default_initializers_are_tf_slims)
+{
+    /* slim.conv2d's default weights initializer is xavier (Glorot) uniform:
+     * for an HWIO [3, 3, 16, 32] kernel with seeds (42, 0) the spec gives
+     * the first values; biases start at zero. */
+    eq_model *m = inline_model(
+        "{\"body\": [{\"conv2d\": {\"name\": \"c\", \"filters\": 32, \"kernel\": 3, "
+        "\"activation\": null}, \"as\": \"y\"}], \"outputs\": [\"y\"]}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t s[4] = {1, 4, 4, 16};
+    eq_tensor *x = input(a, 4, s);
+    static const float want[4] = {0.07906847f, 0.09812222f, -0.00126112f, 0.00497644f};
+    for (int mode = 0; mode < 2; mode++) {
+        eq_runner *r = runner(m, (eq_mode)mode, 0, EQ_SEEDING_CONSTANT, 1);
+        call(r, x);
+        eq_var *w = eq_varstore_find(eq_runner_vars(r), "c/weights:0");
+        eq_var *b = eq_varstore_find(eq_runner_vars(r), "c/biases:0");
+        ck_assert_ptr_nonnull(w);
+        ck_assert_ptr_nonnull(b);
+        for (int i = 0; i < 4; i++)
+            ck_assert_float_eq_tol(eq_tensor_f32(w->value)[i], want[i], 1e-7);
+        /* Every value within the Glorot limit sqrt(6 / (144 + 288)). */
+        for (int64_t i = 0; i < eq_tensor_numel(w->value); i++)
+            ck_assert(fabsf(eq_tensor_f32(w->value)[i]) <= 0.117851131f);
+        ck_assert(eq_tensor_f32(b->value)[31] == 0.0f);
+        eq_runner_free(r);
+    }
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
 /* ---- step 1 pitfalls ------------------------------------------------------- */
 
 static eq_tensor *vec_input(eq_arena *a, int64_t n)
@@ -677,6 +709,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, graph_passes_agree_within_tolerance);
     tcase_add_test(tc, every_small_zoo_model_agrees_across_modes);
     tcase_add_test(tc, batch_norm_layer_applies_its_activation);
+    tcase_add_test(tc, default_initializers_are_tf_slims);
     tcase_add_test(tc, scaling_broken_creates_a_variable_per_eager_call);
     tcase_add_test(tc, creation_hook_forbids_and_names_the_variable);
     tcase_add_test(tc, scaling_fixed_keeps_its_variables);

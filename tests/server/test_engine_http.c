@@ -1,6 +1,5 @@
 /* test_engine_http.c - the real path: the equivd command's daemon running
- * zoo jobs through the engine (no test executor). Skipped (77) while the
- * engine's job runner is not in the build. */
+ * zoo jobs through the engine (no test executor). */
 #include <check.h>
 #include <jansson.h>
 #include <signal.h>
@@ -10,10 +9,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-
-#ifndef HAVE_ENGINE_EXEC
-#define HAVE_ENGINE_EXEC 0
-#endif
 
 static json_t *body_json(const resp *r)
 {
@@ -144,10 +139,6 @@ END_TEST
 
 int main(void)
 {
-    if (!HAVE_ENGINE_EXEC) {
-        printf("SKIP: the engine's job runner is not in the build\n");
-        return 77;
-    }
     Suite *s = suite_create("engine_http");
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 120);

@@ -85,9 +85,11 @@ START_TEST(submit_wait_and_results)
     resp_free(&r);
 
     /* Without wait: 202 and queued/running. */
-    r = post_job(&d, "{\"verdict\": \"fail\"}", NULL);
+    r = post_job(&d, "{\"verdict\": \"fail\", \"passes\": 5}", NULL);
     ck_assert_int_eq(r.status, 202);
     j = body_json(&r);
+    /* The estimate's pass count, before the engine reports any. */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "progress"), "passes_total")), 5);
     ck_assert(!strcmp(str_at(j, "status"), "queued") || !strcmp(str_at(j, "status"), "running"));
     long long id2 = json_integer_value(json_object_get(j, "id"));
     json_decref(j);

@@ -42,7 +42,7 @@ static srv_store *open_store(void)
 
 static int64_t insert(srv_store *s, const char *name)
 {
-    srv_job_new j = {name, "{\"x\": 1}", 0};
+    srv_job_new j = {name, "{\"x\": 1}", 3, 0};
     eq_error err = {0};
     ck_assert_int_eq(srv_store_jobs_insert(s, &j, 1, &err), EQ_OK);
     ck_assert_int_gt(j.id, 0);
@@ -102,6 +102,8 @@ START_TEST(job_lifecycle_and_results)
     ck_assert_int_eq(found, 1);
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "queued");
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "mlp");
+    /* The estimated passes show before the job runs. */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "progress"), "passes_total")), 3);
     json_decref(j);
 
     ck_assert_int_eq(srv_store_job_start(s, id, 4, NULL), EQ_OK);
@@ -359,7 +361,7 @@ static void *submit_many(void *arg)
     submitter *s = arg;
     for (int i = 0; i < s->n; i++) {
         eq_error err = {0};
-        ck_assert_int_eq(srv_queue_submit(s->q, "t", "{\"passes\": 2, \"sleep_ms\": 1}", &s->ids[i], &err),
+        ck_assert_int_eq(srv_queue_submit(s->q, "t", "{\"passes\": 2, \"sleep_ms\": 1}", 2, &s->ids[i], &err),
                          EQ_OK);
     }
     return NULL;
@@ -427,9 +429,9 @@ START_TEST(queue_full_and_cancel)
     /* Not started: everything stays queued. */
     int64_t ids[3], extra;
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(srv_queue_submit(q, "", "{}", &ids[i], NULL), EQ_OK);
+        ck_assert_int_eq(srv_queue_submit(q, "", "{}", 4, &ids[i], NULL), EQ_OK);
     eq_error err = {0};
-    ck_assert_int_eq(srv_queue_submit(q, "", "{}", &extra, &err), EQ_ERR_LIMIT);
+    ck_assert_int_eq(srv_queue_submit(q, "", "{}", 4, &extra, &err), EQ_ERR_LIMIT);
     ck_assert_ptr_nonnull(strstr(err.message, "max-queue 3"));
     ck_assert_int_ge(srv_queue_retry_after(q), 1);
     ck_assert_int_eq(srv_queue_cancel(q, ids[1], NULL), SRV_CANCEL_DONE);
@@ -438,7 +440,7 @@ START_TEST(queue_full_and_cancel)
     ck_assert_int_eq(srv_queue_is_active(q, ids[0]), 1);
     ck_assert_int_eq(srv_queue_is_active(q, ids[1]), 0);
     /* Room again after the cancel. */
-    ck_assert_int_eq(srv_queue_submit(q, "", "{}", &extra, NULL), EQ_OK);
+    ck_assert_int_eq(srv_queue_submit(q, "", "{}", 4, &extra, NULL), EQ_OK);
     /* Start: the first job runs; cancel it mid-run. */
     ck_assert_int_eq(srv_queue_start(q, NULL), EQ_OK);
     int done = 0, total = 0;
@@ -459,7 +461,7 @@ START_TEST(queue_full_and_cancel)
     j = srv_store_job_get(s, ids[2], &found, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "queued");
     json_decref(j);
-    ck_assert_int_eq(srv_queue_submit(q, "", "{}", &extra, &err), EQ_ERR_STATE);
+    ck_assert_int_eq(srv_queue_submit(q, "", "{}", 4, &extra, &err), EQ_ERR_STATE);
     srv_queue_free(q);
     srv_metrics_free(m);
     srv_exec_free(x);
