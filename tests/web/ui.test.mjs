@@ -328,6 +328,7 @@ test('report: a passing job', async () => {
   await manifest.locator('details.check-details > summary').click();
   assert.match(await manifest.locator('.callout-pass').textContent(), /All 3 variables match/);
   await manifest.locator('details.full-manifest[data-mode="graph"] > summary').click();
+  await manifest.locator('details.full-manifest[data-mode="graph"] tbody tr').first().waitFor();
   assert.equal(await manifest.locator('details.full-manifest[data-mode="graph"] tbody tr').count(), 3);
   // A compared output: metrics and its histogram.
   const fw = page.locator('#check-fixed_weights');
