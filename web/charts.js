@@ -102,10 +102,16 @@ export function histogram(hist, opts = {}) {
       g.appendChild(s('text', { class: 'bar-label', x: x + bw / 2, y: top + ph - hgt - 4, 'text-anchor': 'middle' },
         fmtNum(c)));
     }
-    const lx = x + bw / 2;
+    // Decade bins are labelled by their upper bound at their right edge,
+    // so a tolerance line falls on its own tick; the zero, overflow and
+    // non-finite bins by name at their centre.
+    const u = toNumber(upper[i]);
+    const edge = i > 0 && Number.isFinite(u) && !(labels[i] || '').startsWith('>');
+    const lx = edge ? x + bw : x + bw / 2;
     const ly = top + ph + 10;
-    g.appendChild(s('text', { class: 'tick', x: lx, y: ly, 'text-anchor': 'end',
-                              transform: `rotate(-50 ${lx} ${ly})` }, shortBin(labels[i] || '', upper[i], i, n)));
+    if (edge) g.appendChild(s('line', { class: 'axis', x1: lx, x2: lx, y1: top + ph, y2: top + ph + 4 }));
+    g.appendChild(s('text', { class: 'tick', x: lx + 3, y: ly, 'text-anchor': 'end',
+                              transform: `rotate(-50 ${lx + 3} ${ly})` }, edge ? fmtNum(u, 1) : shortBin(labels[i] || '', upper[i], i, n)));
     svg.appendChild(g);
   }
   svg.appendChild(s('line', { class: 'axis', x1: left, x2: W - right, y1: top + ph, y2: top + ph }));
@@ -117,7 +123,7 @@ export function histogram(hist, opts = {}) {
       `atol ${fmtNum(opts.atol)}`));
   }
   svg.appendChild(s('text', { class: 'axis-label', x: left + (W - left - right) / 2, y: H - 2,
-                              'text-anchor': 'middle' }, '|eager − graph| (decade bins, upper bound)'));
+                              'text-anchor': 'middle' }, '|eager − graph| (decade bins, by upper bound)'));
   return svg;
 }
 

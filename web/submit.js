@@ -310,6 +310,22 @@ function selectLine(line, column) {
   jsonText.setSelectionRange(pos + Math.max(0, Math.min(column - 1, lineLen) - 1), pos + lineLen);
 }
 
+// Selects the line of the key a JSON path ends at, found by looking for
+// each named segment in turn (a guide for the eye, not a parser).
+function selectPath(p) {
+  const text = jsonText.value;
+  let pos = -1;
+  for (const seg of p.split(/[.[\]]+/).filter((x) => x && !/^\d+$/.test(x))) {
+    const i = text.indexOf(JSON.stringify(seg), pos + 1);
+    if (i < 0) break;
+    pos = i;
+  }
+  if (pos < 0) return;
+  const end = text.indexOf('\n', pos);
+  jsonText.focus();
+  jsonText.setSelectionRange(pos, end < 0 ? text.length : end);
+}
+
 function showError(err, sentJob) {
   if (mode === 'form' && err.path !== undefined && err.path !== '') {
     const wrap = fieldFor(err.path);
@@ -338,6 +354,8 @@ function showError(err, sentJob) {
   if (err.line) {
     box.appendChild(h('div', { class: 'small' }, `line ${err.line}, column ${err.column}`));
     if (mode === 'json') selectLine(err.line, err.column || 1);
+  } else if (mode === 'json' && err.path) {
+    selectPath(err.path);
   }
   if (err.code) box.appendChild(h('div', { class: 'small muted' }, 'code ', h('code', null, err.code), ` (HTTP ${err.status})`));
   append(target, box);

@@ -380,7 +380,7 @@ test('report: a failing job shows the first divergence, histograms and metrics',
   assert.deepEqual(await numbersWithoutTitle(page), []);
   await page.screenshot({ path: path.join(OUT, 'failing-report.png'), fullPage: true });
   // The first screenful, for the README: verdict, checklist, the divergence.
-  await page.setViewportSize({ width: 1280, height: 1700 });
+  await page.setViewportSize({ width: 1280, height: 1760 });
   await page.screenshot({ path: path.join(OUT, 'failing-report-top.png') });
 
   const phone = await newPage({ width: 390, height: 844, scheme: 'dark' });
