@@ -107,6 +107,7 @@ window.addEventListener('popstate', () => { state = readState(); syncForm(); loa
 // ---- models: the job resource does not name the model, the report does ----
 
 const modelCache = new Map();
+const modelPending = new Set(); // job IDs queued or being fetched
 const modelQueue = [];
 let modelBusy = 0;
 const MODEL_FETCH_MAX_PARAMETERS = 2e7; // big reports are not worth a list cell
@@ -134,7 +135,8 @@ function modelFromReport(r) {
 function requestModel(job, cell) {
   const finished = ['done', 'failed', 'cancelled'].includes(job.status);
   const params = job.summary && job.summary.parameters;
-  if (!finished || (params && params > MODEL_FETCH_MAX_PARAMETERS)) return;
+  if (!finished || (params && params > MODEL_FETCH_MAX_PARAMETERS) || modelPending.has(job.id)) return;
+  modelPending.add(job.id);
   modelQueue.push([job.id, cell]);
   pumpModels();
 }
@@ -142,7 +144,7 @@ function requestModel(job, cell) {
 function pumpModels() {
   while (modelBusy < 3 && modelQueue.length) {
     const [id, cell] = modelQueue.shift();
-    if (cachedModel(id) !== undefined) { fillModel(cell, cachedModel(id)); continue; }
+    if (cachedModel(id) !== undefined) { modelPending.delete(id); fillModel(cell, cachedModel(id)); continue; }
     modelBusy++;
     api(`api/v1/jobs/${id}/report`).then((r) => {
       const label = modelFromReport(r.data);
@@ -151,7 +153,7 @@ function pumpModels() {
       fillModel(cell, label);
     }).catch(() => {
       modelCache.set(id, '');
-    }).finally(() => { modelBusy--; pumpModels(); });
+    }).finally(() => { modelBusy--; modelPending.delete(id); pumpModels(); });
   }
 }
 

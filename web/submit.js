@@ -359,6 +359,7 @@ function showError(err, sentJob) {
   }
   if (err.code) box.appendChild(h('div', { class: 'small muted' }, 'code ', h('code', null, err.code), ` (HTTP ${err.status})`));
   append(target, box);
+  box.scrollIntoView({ block: 'nearest' });
 }
 
 // ---- submitting ----
@@ -396,6 +397,8 @@ async function submit() {
   } catch (e) {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
       replace(topError, tokenForm(e, () => { replace(topError); submit(); }));
+      const input = topError.querySelector('input');
+      if (input) input.focus();
     } else {
       showError(e, sentJob);
     }
