@@ -1,15 +1,19 @@
 /* bench_irv2.c - Inception-ResNet-v2 forward in eager or graph mode.
  *
  *   bench_irv2 --mode graph|eager --batch 1 --runs 7 [--passes all|none|LIST]
- *              [--weights-out W.safetensors] [--logits-out L.json]
+ *              [--weights W.safetensors] [--weights-out W.safetensors] [--aux]
  *
  * Prints one JSON line per invocation (one mode, one batch), so a driver
  * (bench/run_irv2.sh) can interleave it with the peers and take medians:
  *   {"peer": "equivd-graph", "batch": 1, "ms_per_image_median": ...,
  *    "ms_runs": [...], "gflops": ..., "peak_rss_mb": ..., "blis_arch": ...}
  * Peak RSS is the process's (getrusage), which is why each mode runs in its
- * own process. --weights-out writes the initialised variables (TF names) as
- * safetensors so the peers run the same weights. */
+ * own process. --weights loads every variable by its TF name from a
+ * safetensors file (bench/peers/irv2_torch.py make-weights writes one), so
+ * the engine and the peers run the same weights; --weights-out writes the
+ * engine's own initial values instead. The timed pass leaves out the aux
+ * head unless --aux, as the peers do; EQ_BENCH_* variables from
+ * bench/peers/run_peers.sh fill in the batch, runs and weights. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,14 +49,40 @@ static int write_weights(eq_varstore *vs, const char *path, eq_error *err)
     return st;
 }
 
+static int load_weights(eq_varstore *vs, const char *path, eq_error *err)
+{
+    eq_arena *a = eq_arena_new(0);
+    const eq_safetensors *st;
+    eq_status rc = eq_safetensors_read_file(path, 0, a, &st, err);
+    for (int i = 0; rc == EQ_OK && i < eq_varstore_count(vs); i++) {
+        eq_var *v = eq_varstore_at(vs, i);
+        const eq_tensor *t = eq_safetensors_get(st, v->name);
+        if (!t)
+            rc = eq_error_set(err, EQ_ERR_INVALID, "%s: no tensor %s", path, v->name);
+        else
+            rc = eq_tensor_copy(v->value, t, err);
+    }
+    eq_varstore_mark_changed(vs);
+    eq_arena_free(a);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *mode = "graph", *passes = "all", *weights_out = NULL;
-    int batch = 1, runs = 7, threads = 0;
+    const char *mode = "graph", *passes = "all", *weights_out = NULL, *weights_in = NULL;
+    int batch = 1, runs = 7, threads = 0, aux = 0;
+    if (getenv("EQ_BENCH_BATCH"))
+        batch = atoi(getenv("EQ_BENCH_BATCH"));
+    if (getenv("EQ_BENCH_RUNS"))
+        runs = atoi(getenv("EQ_BENCH_RUNS"));
+    if (getenv("EQ_BENCH_THREADS"))
+        threads = atoi(getenv("EQ_BENCH_THREADS"));
+    weights_in = getenv("EQ_BENCH_WEIGHTS");
     static const struct option longopts[] = {
         {"mode", required_argument, 0, 'm'},    {"batch", required_argument, 0, 'b'},
         {"runs", required_argument, 0, 'r'},    {"passes", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"weights-out", required_argument, 0, 'w'},
+        {"weights", required_argument, 0, 'W'}, {"aux", no_argument, 0, 'a'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -63,6 +93,8 @@ int main(int argc, char **argv)
         case 'p': passes = optarg; break;
         case 't': threads = atoi(optarg); break;
         case 'w': weights_out = optarg; break;
+        case 'W': weights_in = optarg; break;
+        case 'a': aux = 1; break;
         default:
             fprintf(stderr, "usage: bench_irv2 --mode graph|eager --batch N --runs N "
                             "[--passes all|none|LIST] [--threads N] [--weights-out FILE]\n");
@@ -84,7 +116,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_irv2: %s\n", err.message);
         return 2;
     }
-    eq_model *m = eq_model_parse_file(path, NULL, &err);
+    json_t *args = json_pack("{s:b}", "create_aux_logits", aux);
+    eq_model *m = eq_model_parse_file(path, args, &err);
+    json_decref(args);
     if (!m) {
         fprintf(stderr, "bench_irv2: %s: %s\n", err.path, err.message);
         return 2;
@@ -124,6 +158,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_irv2: %s: %s\n", err.path, err.message);
         return 2;
     }
+    if (weights_in && load_weights(eq_runner_vars(r), weights_in, &err) != EQ_OK) {
+        fprintf(stderr, "bench_irv2: %s\n", err.message);
+        return 2;
+    }
     if (weights_out && write_weights(eq_runner_vars(r), weights_out, &err) != EQ_OK) {
         fprintf(stderr, "bench_irv2: %s\n", err.message);
         return 2;
@@ -143,9 +181,10 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     const eq_blas_info *bi = eq_blas_info_get();
     printf("{\"peer\": \"equivd-%s\", \"batch\": %d, \"ms_per_image_median\": %.2f, "
+           "\"ms_per_image_min\": %.2f, "
            "\"gflops\": %.1f, \"peak_rss_mb\": %.0f, \"blis_arch\": \"%s\", \"threads\": %d, "
            "\"passes\": \"%s\", \"ms_runs\": [",
-           mode, batch, median, IRV2_FLOP_PER_IMAGE / (median * 1e-3) / 1e9,
+           mode, batch, median, sorted[0] / batch, IRV2_FLOP_PER_IMAGE / (median * 1e-3) / 1e9,
            (double)ru.ru_maxrss / 1024.0, bi->arch, bi->threads, passes);
     for (int i = 0; i < runs; i++)
         printf(i ? ", %.2f" : "%.2f", ms[i]);

@@ -17,6 +17,28 @@
  *   eq_blas.h    BLIS kernel-set choice and threads (call eq_blas_init first)
  *   eq_ops.h     forward kernels with TensorFlow's semantics
  *   eq_rng.h     Philox4x32-10, distributions, initializers, seed policy
+ *   eq_model.h   the model language: JSON -> resolved AST (docs/model-language.md)
+ *   eq_runtime.h eq_runner: one model in eager or graph mode (interpreter,
+ *                backends, graph passes, variable store, random traces)
+ *   eq_compare.h the comparator's metrics (assert_allclose semantics)
+ *   eq_safetensors.h, eq_npy.h   tensor files
+ *   eq_job.h     validation jobs: parse, estimate, run the checks, report
+ *
+ * The whole flow, as `equivd validate` runs it:
+ *
+ *   eq_job *job = eq_job_parse(spec, &env, &err);   // the model parsed inside
+ *   json_t *report = eq_job_run(job, &hooks, &err); // runners per mode per check,
+ *                                                   // outputs compared tensor by tensor
+ *   eq_report_verdict(report);                      // "pass" | "fail" | "error"
+ *
+ * and one model by hand:
+ *
+ *   eq_model *m = eq_model_parse_file("engine/zoo/small_cnn.json", NULL, &err);
+ *   eq_run_config cfg;
+ *   eq_run_config_default(&cfg, EQ_MODE_GRAPH);     // or EQ_MODE_EAGER
+ *   eq_runner *r = eq_runner_new(m, &cfg, &err);
+ *   const eq_result *res;
+ *   eq_runner_call(r, input, &res, &err);           // res->outputs, ->endpoints
  *
  * A minimal use of the kernels:
  *
