@@ -5,8 +5,8 @@
 // A queued or running job's page follows its passes until it ends.
 
 import {
-  h, s, replace, append, markNav, api, ApiError, tokenForm, errorBox, chip, num, secs, fmtNum, fmtInt,
-  fmtPercent, fmtShape, fmtCount, fmtBytes, fmtTime, timeEl, jobDuration, qs, sleep, CHECKS, checkTitle,
+  h, replace, append, markNav, api, ApiError, tokenForm, errorBox, chip, num, secs, fmtNum, fmtInt,
+  fmtPercent, fmtShape, fmtCount, timeEl, jobDuration, qs, sleep, CHECKS, checkTitle,
   modelLabel, debounce, scoped,
 } from './util.js';
 import { histogram, endpointChart, endpointLegend, chartBox } from './charts.js';
@@ -142,7 +142,10 @@ function facts() {
   if (t.started) items.push(fact('Started', timeEl(t.started, 'started')));
   if (t.finished) items.push(fact('Finished', timeEl(t.finished, 'finished')));
   const d = jobDuration(job);
-  if (d !== null) items.push(fact(job.status === 'running' ? 'Running for' : 'Run time', secs(d, 'wall time of the job, start to end')));
+  if (d !== null || job.status === 'running') {
+    items.push(h('div', null, h('dt', null, job.status === 'running' ? 'Running for' : 'Run time'),
+      h('dd', { id: 'run-time' }, d === null ? '—' : secs(d, 'wall time of the job, start to end'))));
+  }
   if (report && report.timing) {
     const tm = report.timing;
     items.push(fact('Forward passes', num(tm.passes, { title: `forward passes run (planned: ${tm.planned_passes})` }),
@@ -197,6 +200,10 @@ function checkOf(current) {
   return String(current).split(/[:\s]/)[0];
 }
 
+// The live view is built once per status and then updated in place, so
+// focus (the cancel button, a link) survives the updates.
+let liveView = null;
+
 function renderLive() {
   const p = job.progress || {};
   const done = p.passes_done || 0;
@@ -206,24 +213,44 @@ function renderLive() {
     if (name && !seenChecks.includes(name)) seenChecks.push(name);
   }
   const current = p.current ? checkOf(p.current) : null;
-  liveNote = h('p', { class: 'small muted', role: 'status', 'aria-live': 'polite', id: 'live-note' },
-    job.status === 'queued' ? 'Waiting for a worker; this page updates by itself.'
-      : `Pass ${done} of ${total || '?'} done${p.current ? ` · now: ${p.current}` : ''} · this page updates by itself.`);
+  if (!liveView || liveView.status !== job.status) {
+    const v = { status: job.status };
+    v.note = h('p', { class: 'small muted', role: 'status', 'aria-live': 'polite', id: 'live-note' });
+    v.progress = h('progress', { id: 'live-progress' });
+    v.count = h('p', null);
+    v.list = h('ol', { class: 'checklist', id: 'live-checklist' });
+    const section = h('section', { class: 'card live', 'aria-labelledby': 'live-h' },
+      h('h2', { id: 'live-h' }, job.status === 'queued' ? 'Queued' : 'Running'),
+      v.progress, v.count, v.note, v.list);
+    const head = header();
+    v.runTime = head.querySelector('#run-time');
+    replace(main, head, section);
+    liveNote = v.note;
+    liveView = v;
+  }
+  const v = liveView;
+  v.note.textContent = job.status === 'queued' ? 'Waiting for a worker; this page updates by itself.'
+    : `Pass ${done} of ${total || '?'} done${p.current ? ` · now: ${p.current}` : ''} · this page updates by itself.`;
+  v.progress.max = Math.max(1, total);
+  v.progress.value = done;
+  v.progress.setAttribute('max', String(Math.max(1, total)));
+  v.progress.setAttribute('value', String(done));
+  v.progress.setAttribute('aria-label', `forward passes done: ${done} of ${total}`);
   const pct = total ? Math.round((100 * done) / total) : 0;
-  const live = h('section', { class: 'card live', 'aria-labelledby': 'live-h' },
-    h('h2', { id: 'live-h' }, job.status === 'queued' ? 'Queued' : 'Running'),
-    h('progress', { max: String(Math.max(1, total)), value: String(done), id: 'live-progress',
-                    'aria-label': `forward passes done: ${done} of ${total}` }),
-    h('p', null, num(done, { title: 'forward passes done' }), ' of ', num(total, { title: 'forward passes planned' }),
-      ' forward passes', total ? h('span', { class: 'muted' }, ` (${pct}%)`) : null),
-    liveNote,
-    seenChecks.length ? h('ol', { class: 'checklist', id: 'checklist' }, seenChecks.map((c) =>
+  replace(v.count, num(done, { title: 'forward passes done' }), ' of ', num(total, { title: 'forward passes planned' }),
+    ' forward passes', total ? h('span', { class: 'muted' }, ` (${pct}%)`) : null);
+  const d = jobDuration(job);
+  if (v.runTime && d !== null) replace(v.runTime, secs(d, 'wall time of the job so far'));
+  const key = seenChecks.join() + '|' + current;
+  if (v.listKey !== key) {
+    v.listKey = key;
+    replace(v.list, seenChecks.map((c) =>
       h('li', { dataset: { check: c } },
         c === current ? chip('running', 'status') : h('span', { class: 'chip chip-done', title: 'its passes are done; the verdict comes with the report' }, h('span', { class: 'chip-sym', 'aria-hidden': 'true' }, '■'), 'passes done'),
         h('span', { class: 'check-name' }, h('b', null, checkTitle(c)), ' ', h('code', { class: 'small' }, c)),
         h('span', null),
-        h('span', { class: 'check-sum muted' }, (CHECKS[c] && CHECKS[c][1]) || '')))) : null);
-  replace(main, header(), live);
+        h('span', { class: 'check-sum muted' }, (CHECKS[c] && CHECKS[c][1]) || ''))));
+  }
 }
 
 // ---- finished job ----
