@@ -24,6 +24,11 @@ install_packages() {
             missing="$missing $p"
         fi
     done
+    # The browser tests need Chromium and Node.js; a Node.js that is already
+    # on the PATH (from elsewhere than Debian) is used as it is.
+    [ -x /usr/bin/chromium ] || missing="$missing chromium"
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
     if [ -z "$missing" ]; then
         echo "setup: all Debian packages present"
         return
@@ -88,6 +93,13 @@ case "${1:-}" in
 --no-install) ;;
 *) install_packages ;;
 esac
+
+# playwright-core for the browser tests (never downloads a browser: the
+# tests drive Debian's /usr/bin/chromium).
+if [ ! -d tests/web/node_modules ] && command -v npm >/dev/null 2>&1; then
+    echo "setup: installing the browser tests' npm dependency"
+    (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 echo "setup: configuring"
 autoreconf -fi >/dev/null
