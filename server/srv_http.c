@@ -38,8 +38,8 @@ static const srv_route ROUTES[] = {
     {"GET", "/api/v1/openapi.yaml", 0, srv_route_openapi, NULL, NULL, NULL, "this API"},
     {"GET", "/healthz", SRV_OPEN, srv_route_healthz, NULL, NULL, NULL, "liveness"},
     {"GET", "/metrics", 0, srv_route_metrics, NULL, NULL, NULL, "Prometheus metrics"},
-    {"GET", "/", SRV_FALLBACK, srv_route_static, NULL, NULL, NULL, "web UI"},
-    {"GET", "/{*path}", SRV_FALLBACK, srv_route_static, NULL, NULL, NULL, "web UI files"},
+    {"GET", "/", SRV_FALLBACK | SRV_OPEN, srv_route_static, NULL, NULL, NULL, "web UI"},
+    {"GET", "/{*path}", SRV_FALLBACK | SRV_OPEN, srv_route_static, NULL, NULL, NULL, "web UI files"},
 };
 #define N_ROUTES (sizeof ROUTES / sizeof *ROUTES)
 
