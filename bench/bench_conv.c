@@ -76,8 +76,8 @@ static float *alloc_filled(size_t n, unsigned *state)
     return p;
 }
 
-static double time_sgemm(int64_t m, int64_t n, int64_t k, const float *a,
-                         const float *b, float *c)
+static double time_sgemm(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                         float *c)
 {
     double t = now();
     eq_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
@@ -146,8 +146,8 @@ int main(int argc, char **argv)
         int64_t wsh[4] = {L->kh, L->kw, L->cin, L->cout};
         int64_t bs[1] = {L->cout};
         eq_tensor x, w, b, y;
-        eq_tensor_view(&x, EQ_F32, 4, xs, alloc_filled((size_t)eq_shape_numel(4, xs), &seed),
-                       NULL);
+        eq_tensor_view(&x, EQ_F32, 4, xs,
+                       alloc_filled((size_t)eq_shape_numel(4, xs), &seed), NULL);
         eq_tensor_view(&w, EQ_F32, 4, wsh,
                        alloc_filled((size_t)eq_shape_numel(4, wsh), &seed), NULL);
         eq_tensor_view(&b, EQ_F32, 1, bs, alloc_filled((size_t)L->cout, &seed), NULL);
@@ -156,8 +156,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_conv: %s: %s\n", L->name, err.message);
             return 1;
         }
-        eq_tensor_view(&y, EQ_F32, 4, ys, alloc_filled((size_t)eq_shape_numel(4, ys), &seed),
-                       NULL);
+        eq_tensor_view(&y, EQ_F32, 4, ys,
+                       alloc_filled((size_t)eq_shape_numel(4, ys), &seed), NULL);
         int64_t m = ys[0] * ys[1] * ys[2], n = L->cout, k = (int64_t)L->kh * L->kw * L->cin;
         float *ga = alloc_filled((size_t)(m * k), &seed);
         float *gc = alloc_filled((size_t)(m * n), &seed);
@@ -176,8 +176,9 @@ int main(int argc, char **argv)
         }
         double c_med = median(tc, reps), g_med = median(tg, reps);
         char shape[64];
-        snprintf(shape, sizeof shape, "%dx%d %dx%d/%d %s %d->%d%s", L->h, L->w, L->kh, L->kw,
-                 L->stride, eq_padding_name(L->pad), L->cin, L->cout, L->bias ? " +b" : "");
+        snprintf(shape, sizeof shape, "%dx%d %dx%d/%d %s %d->%d%s", L->h, L->w, L->kh,
+                 L->kw, L->stride, eq_padding_name(L->pad), L->cin, L->cout,
+                 L->bias ? " +b" : "");
         printf("%-16s %-28s %6lld %6lld %6lld %9.3f %9.1f %9.1f %5.0f%%\n", L->name, shape,
                (long long)m, (long long)n, (long long)k, c_med * 1e3, flop / c_med * 1e-9,
                flop / g_med * 1e-9, 100.0 * g_med / c_med);

@@ -11,9 +11,9 @@
 #include "eq_blas.h"
 
 /* threads <= 0: BLIS's global setting (eq_blas_set_threads). */
-static void sgemm(int threads, int trans_a, int trans_b, int64_t m, int64_t n,
-                  int64_t k, float alpha, const float *a, int64_t lda, const float *b,
-                  int64_t ldb, float beta, float *c, int64_t ldc)
+static void sgemm(int threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float beta, float *c, int64_t ldc)
 {
     EQ_ASSERT(m >= 0 && n >= 0 && k >= 0);
     if (m == 0 || n == 0)
@@ -36,29 +36,28 @@ static void sgemm(int threads, int trans_a, int trans_b, int64_t m, int64_t n,
     /* BLIS's typed API is not const-correct; it does not write A or B. */
     if (threads <= 0) {
         bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
-                  &alpha, (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c,
-                  (inc_t)ldc, 1);
+                  &alpha, (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c, (inc_t)ldc,
+                  1);
         return;
     }
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads((dim_t)threads, &rntm);
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
-                 &alpha, (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c,
-                 (inc_t)ldc, 1, NULL, &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha,
+                 (float *)a, rsa, csa, (float *)b, rsb, csb, &beta, c, (inc_t)ldc, 1, NULL,
+                 &rntm);
 }
 
-void eq_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-              float alpha, const float *a, int64_t lda, const float *b,
-              int64_t ldb, float beta, float *c, int64_t ldc)
+void eq_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+              float *c, int64_t ldc)
 {
     sgemm(0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void eq_sgemm_threads(int threads, int trans_a, int trans_b, int64_t m, int64_t n,
-                      int64_t k, float alpha, const float *a, int64_t lda,
-                      const float *b, int64_t ldb, float beta, float *c,
-                      int64_t ldc)
+                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc)
 {
     EQ_ASSERT(threads >= 1);
     sgemm(threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

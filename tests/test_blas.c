@@ -71,8 +71,8 @@ END_TEST
 START_TEST(arch_from_eq_blis_arch)
 {
     expect_choice(&cpu_avx512, "skx", NULL, BLIS_ARCH_SKX, "skx", "EQ_BLIS_ARCH", 1);
-    expect_choice(&cpu_avx512, "haswell", NULL, BLIS_ARCH_HASWELL, "haswell", "EQ_BLIS_ARCH",
-                  1);
+    expect_choice(&cpu_avx512, "haswell", NULL, BLIS_ARCH_HASWELL, "haswell",
+                  "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx512, "zen3", NULL, BLIS_ARCH_ZEN3, "zen3", "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx2, "zen2", NULL, BLIS_ARCH_ZEN2, "zen2", "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx2_amd, "zen", NULL, BLIS_ARCH_ZEN, "zen", "EQ_BLIS_ARCH", 1);
@@ -142,7 +142,8 @@ START_TEST(threads_decision)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(eq_blas_threads_decide(0, bad[i], 2, &n, &err), EQ_ERR_INVALID);
         char msg[128];
-        snprintf(msg, sizeof msg, "EQ_THREADS='%s' must be an integer from 1 to 4096", bad[i]);
+        snprintf(msg, sizeof msg, "EQ_THREADS='%s' must be an integer from 1 to 4096",
+                 bad[i]);
         ck_assert_str_eq(err.message, msg);
     }
     /* the argument wins even over a bad variable */
@@ -345,12 +346,12 @@ START_TEST(sgemm_against_reference)
                             double r = alpha * s + beta * (double)c0[i * ldc + j];
                             double tol = (double)(k + 4) * FLT_EPSILON *
                                          (fabs(alpha) * sa + fabs(beta * c0[i * ldc + j]));
-                            ck_assert_msg(fabs(c[i * ldc + j] - r) <= tol + 1e-30,
-                                          "m%lld n%lld k%lld ta%d tb%d (%lld,%lld): %.9g vs "
-                                          "%.9g",
-                                          (long long)m, (long long)n, (long long)k, ta, tb,
-                                          (long long)i, (long long)j, (double)c[i * ldc + j],
-                                          r);
+                            ck_assert_msg(
+                                fabs(c[i * ldc + j] - r) <= tol + 1e-30,
+                                "m%lld n%lld k%lld ta%d tb%d (%lld,%lld): %.9g vs "
+                                "%.9g",
+                                (long long)m, (long long)n, (long long)k, ta, tb,
+                                (long long)i, (long long)j, (double)c[i * ldc + j], r);
                         }
                     free(a);
                     free(b);
