@@ -27,14 +27,15 @@
 #include "eq_epilogue.h"
 #include "eq_ops.h"
 
-/* Bytes of im2col panel plus output per chunk and thread: with the packed
- * filter block they should stay in one core's L2 (2 MiB here) from the
- * im2col through the GEMM to the epilogue. At least EQ_CONV_MIN_ROWS rows
- * though: every chunk's GEMM packs the whole filter again, which fewer rows
- * do not repay. (Measured with bench/bench_conv: 1 MiB instead of 2 saved
- * 8% on the 3-channel stem, where the epilogue's pass dominates; 91-row
- * chunks cost 25% on Mixed_6a.) */
-#define EQ_CONV_CHUNK_BYTES ((size_t)1 << 20)
+/* Bytes of im2col panel plus output per chunk and thread: both should stay
+ * in one core's L2 (2 MiB here, with the packed filter) from the im2col
+ * through the GEMM to the epilogue. At least EQ_CONV_MIN_ROWS rows though:
+ * every chunk's GEMM packs the whole filter again, which fewer rows do not
+ * repay. (Measured with bench/bench_conv: sizing by panel + output instead
+ * of panel alone saved 8% on the 3-channel stem, whose output is larger
+ * than its panel; 91-row chunks cost 25% on Mixed_6a; 1-2 MiB were within
+ * noise of each other.) */
+#define EQ_CONV_CHUNK_BYTES ((size_t)3 << 19)
 #define EQ_CONV_MIN_ROWS 512
 /* Split mode when every thread gets at least this many output rows. */
 #define EQ_CONV_SPLIT_MIN_ROWS 64
@@ -371,7 +372,14 @@ static int64_t chunk_rows(const conv_geom *g, int lanes, size_t limit)
     if (rows > share)
         rows = share;
     int64_t fit = (int64_t)(limit / ((size_t)lanes * row_bytes));
-    return rows < fit ? rows : fit;
+    if (rows > fit)
+        rows = fit;
+    if (rows < 1)
+        return 0;
+    /* equal chunks rather than full ones and a small remainder, whose GEMM
+     * would pack the filter again for little work */
+    int64_t chunks = (share + rows - 1) / rows;
+    return (share + chunks - 1) / chunks;
 }
 
 /* Output rows [lo, hi) chunk by chunk: im2col, GEMM, epilogue, so each
