@@ -378,6 +378,22 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     double *sa = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
     ref_conv(x, w, NULL, &p, ys, ref, sa);
     check_close(y, ref, sa, 24, "1x1");
+    /* with a bias and an activation: the same GEMM and an epilogue pass,
+     * still no scratch */
+    eq_blas_set_threads(2);
+    int64_t xbs[4] = {2, 35, 35, 16}, wbs[4] = {1, 1, 16, 24}, bbs[1] = {24}, ybs[4];
+    eq_tensor *xb = trand(a, 4, xbs), *wb = trand(a, 4, wbs), *bb = trand(a, 1, bbs);
+    eq_conv2d_params pb = {1, 1, 1, 1, EQ_PAD_SAME, EQ_ACT_RELU};
+    ck_assert_int_eq(eq_conv2d_shape(xb, wb, bb, &pb, ybs, NULL), EQ_OK);
+    eq_tensor *yb = tnew(a, 4, ybs);
+    ck_assert_int_eq(eq_conv2d(xb, wb, bb, &pb, yb, &ws, NULL), EQ_OK);
+    ck_assert_ptr_null(ws.data);
+    double *refb = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
+    double *sab = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
+    ref_conv(xb, wb, bb, &pb, ybs, refb, sab);
+    check_close(yb, refb, sab, 16, "1x1 with bias and relu");
+    free(refb);
+    free(sab);
     /* a 1x1 with stride 2 is not a plain GEMM: it goes through im2col */
     eq_conv2d_params p2 = {2, 2, 1, 1, EQ_PAD_SAME, EQ_ACT_NONE};
     ck_assert_int_eq(eq_conv2d_shape(x, w, NULL, &p2, ys, NULL), EQ_OK);
@@ -400,7 +416,8 @@ START_TEST(conv_fused_equals_separate_ops)
     for (int ki = 0; ki < 2; ki++)
         for (int act = EQ_ACT_NONE; act <= EQ_ACT_TANH; act++) {
             eq_arena *a = eq_arena_new(0);
-            int64_t xs[4] = {2, 19, 17, 12}, wsh[4] = {ks[ki][0], ks[ki][1], 12, 21};
+            /* 2*29*27 = 1566 output rows: the 3x3 runs in split mode */
+            int64_t xs[4] = {2, 29, 27, 12}, wsh[4] = {ks[ki][0], ks[ki][1], 12, 21};
             int64_t bs[1] = {21}, ys[4];
             eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
             eq_conv2d_params fused = {1, 1, 1, 1, EQ_PAD_SAME, (eq_activation)act};
@@ -433,6 +450,7 @@ START_TEST(conv_deterministic_at_2_threads)
         {1, 35, 35, 64, 3, 3, 96, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},   /* split */
         {1, 8, 8, 256, 3, 3, 256, 1, 1, EQ_PAD_SAME, 0, EQ_ACT_NONE},   /* shared */
         {1, 17, 17, 384, 1, 1, 512, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_NONE}, /* 1x1 */
+        {2, 35, 35, 128, 1, 1, 320, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU}, /* 1x1 + bias */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const conv_case *c = &cases[ci];
