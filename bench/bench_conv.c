@@ -1,7 +1,10 @@
 /* bench_conv.c - eq_conv2d on Inception-ResNet-v2 layer shapes against
  * BLIS's own sgemm on a GEMM of the same M, N, K, interleaved in one run.
  *
- *   bench/bench_conv [--reps N] [--threads N] [--batch N]
+ *   bench/bench_conv [--reps N] [--threads N] [--batch N] [--small]
+ *
+ * --small times GEMMs with few rows of C instead (dense layers at batch
+ * 1..8): eq_sgemm, which has its own loop up to 4 rows, against bli_sgemm.
  *
  * Each conv is timed with its real epilogue (relu, or bias for the 1x1
  * up-projections). The sgemm peer multiplies contiguous row-major
@@ -13,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <blis.h>
 
 #include "eq.h"
 
@@ -76,17 +81,55 @@ static float *alloc_filled(size_t n, unsigned *state)
     return p;
 }
 
-static double time_sgemm(int64_t m, int64_t n, int64_t k, const float *a,
-                         const float *b, float *c)
+static double time_sgemm(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                         float *c)
 {
     double t = now();
     eq_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
     return now() - t;
 }
 
+/* eq_sgemm against bli_sgemm (same threads) on shapes with few rows. */
+static void bench_small(int reps, double *ta, double *tb)
+{
+    static const int64_t shapes[][3] = {{1, 784, 256},   {1, 256, 10},    {4, 784, 256},
+                                        {8, 784, 256},   {1, 1536, 1000}, {4, 1536, 1000},
+                                        {8, 1536, 1000}, {1, 2080, 1536}};
+    unsigned seed = 777;
+    printf("%-22s %12s %12s %7s\n", "GEMM [m,k]x[k,n]", "eq_sgemm us", "bli_sgemm us",
+           "ratio");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        float *a = alloc_filled((size_t)(m * k), &seed);
+        float *b = alloc_filled((size_t)(k * n), &seed);
+        float *c = alloc_filled((size_t)(m * n), &seed);
+        float one = 1.0f, zero = 0.0f;
+        for (int r = -1; r < reps; r++) {
+            double t = now();
+            eq_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+            double t1 = now();
+            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+                      &one, a, (inc_t)k, 1, b, (inc_t)n, 1, &zero, c, (inc_t)n, 1);
+            double t2 = now();
+            if (r >= 0) {
+                ta[r] = t1 - t;
+                tb[r] = t2 - t1;
+            }
+        }
+        double ma = median(ta, reps), mb = median(tb, reps);
+        char name[64];
+        snprintf(name, sizeof name, "[%lld,%lld]x[%lld,%lld]", (long long)m, (long long)k,
+                 (long long)k, (long long)n);
+        printf("%-22s %12.1f %12.1f %6.2fx\n", name, ma * 1e6, mb * 1e6, mb / ma);
+        eq_aligned_free(a);
+        eq_aligned_free(b);
+        eq_aligned_free(c);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int reps = 7, threads = 0;
+    int reps = 7, threads = 0, small = 0;
     int64_t batch = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -95,8 +138,11 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--small"))
+            small = 1;
         else {
-            fprintf(stderr, "usage: %s [--reps N] [--threads N] [--batch N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--reps N] [--threads N] [--batch N] [--small]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -117,6 +163,12 @@ int main(int argc, char **argv)
 
     double *tc = malloc(sizeof(double) * (size_t)reps);
     double *tg = malloc(sizeof(double) * (size_t)reps);
+    if (small) {
+        bench_small(reps, tc, tg);
+        free(tc);
+        free(tg);
+        return 0;
+    }
     unsigned seed = 12345;
 
     /* The machine's sgemm peak, for scale. */
@@ -146,8 +198,8 @@ int main(int argc, char **argv)
         int64_t wsh[4] = {L->kh, L->kw, L->cin, L->cout};
         int64_t bs[1] = {L->cout};
         eq_tensor x, w, b, y;
-        eq_tensor_view(&x, EQ_F32, 4, xs, alloc_filled((size_t)eq_shape_numel(4, xs), &seed),
-                       NULL);
+        eq_tensor_view(&x, EQ_F32, 4, xs,
+                       alloc_filled((size_t)eq_shape_numel(4, xs), &seed), NULL);
         eq_tensor_view(&w, EQ_F32, 4, wsh,
                        alloc_filled((size_t)eq_shape_numel(4, wsh), &seed), NULL);
         eq_tensor_view(&b, EQ_F32, 1, bs, alloc_filled((size_t)L->cout, &seed), NULL);
@@ -156,8 +208,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_conv: %s: %s\n", L->name, err.message);
             return 1;
         }
-        eq_tensor_view(&y, EQ_F32, 4, ys, alloc_filled((size_t)eq_shape_numel(4, ys), &seed),
-                       NULL);
+        eq_tensor_view(&y, EQ_F32, 4, ys,
+                       alloc_filled((size_t)eq_shape_numel(4, ys), &seed), NULL);
         int64_t m = ys[0] * ys[1] * ys[2], n = L->cout, k = (int64_t)L->kh * L->kw * L->cin;
         float *ga = alloc_filled((size_t)(m * k), &seed);
         float *gc = alloc_filled((size_t)(m * n), &seed);
@@ -176,8 +228,9 @@ int main(int argc, char **argv)
         }
         double c_med = median(tc, reps), g_med = median(tg, reps);
         char shape[64];
-        snprintf(shape, sizeof shape, "%dx%d %dx%d/%d %s %d->%d%s", L->h, L->w, L->kh, L->kw,
-                 L->stride, eq_padding_name(L->pad), L->cin, L->cout, L->bias ? " +b" : "");
+        snprintf(shape, sizeof shape, "%dx%d %dx%d/%d %s %d->%d%s", L->h, L->w, L->kh,
+                 L->kw, L->stride, eq_padding_name(L->pad), L->cin, L->cout,
+                 L->bias ? " +b" : "");
         printf("%-16s %-28s %6lld %6lld %6lld %9.3f %9.1f %9.1f %5.0f%%\n", L->name, shape,
                (long long)m, (long long)n, (long long)k, c_med * 1e3, flop / c_med * 1e-9,
                flop / g_med * 1e-9, 100.0 * g_med / c_med);

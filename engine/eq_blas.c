@@ -26,12 +26,9 @@ typedef struct arch_entry {
 } arch_entry;
 
 static const arch_entry eq_arch_names[] = {
-    {"skx", BLIS_ARCH_SKX, NEEDS_AVX512},
-    {"haswell", BLIS_ARCH_HASWELL, NEEDS_AVX2},
-    {"zen3", BLIS_ARCH_ZEN3, NEEDS_AVX2},
-    {"zen2", BLIS_ARCH_ZEN2, NEEDS_AVX2},
-    {"zen", BLIS_ARCH_ZEN, NEEDS_AVX2},
-    {"generic", BLIS_ARCH_GENERIC, NEEDS_NOTHING},
+    {"skx", BLIS_ARCH_SKX, NEEDS_AVX512}, {"haswell", BLIS_ARCH_HASWELL, NEEDS_AVX2},
+    {"zen3", BLIS_ARCH_ZEN3, NEEDS_AVX2}, {"zen2", BLIS_ARCH_ZEN2, NEEDS_AVX2},
+    {"zen", BLIS_ARCH_ZEN, NEEDS_AVX2},   {"generic", BLIS_ARCH_GENERIC, NEEDS_NOTHING},
 };
 
 /* Kernel sets compiled into this BLIS: a BLIS_ARCH_TYPE naming any other
@@ -75,10 +72,8 @@ static int arch_compiled_in(long id)
 #ifdef BLIS_CONFIG_BULLDOZER
     case BLIS_ARCH_BULLDOZER:
 #endif
-    case BLIS_ARCH_GENERIC:
-        return 1;
-    default:
-        return 0;
+    case BLIS_ARCH_GENERIC: return 1;
+    default: return 0;
     }
 }
 
@@ -114,9 +109,13 @@ char *eq_cpu_features_str(const eq_cpu_features *f, char *buf, size_t n)
     const struct {
         int on;
         const char *name;
-    } list[] = {{f->avx512f, "avx512f"}, {f->avx512dq, "avx512dq"},
-                {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"},
-                {f->avx2, "avx2"}, {f->fma, "fma"}, {f->amd, "amd"}};
+    } list[] = {{f->avx512f, "avx512f"},
+                {f->avx512dq, "avx512dq"},
+                {f->avx512bw, "avx512bw"},
+                {f->avx512vl, "avx512vl"},
+                {f->avx2, "avx2"},
+                {f->fma, "fma"},
+                {f->amd, "amd"}};
     size_t used = 0;
     if (n == 0)
         return buf;
@@ -184,11 +183,10 @@ eq_status eq_blas_arch_decide(const eq_cpu_features *cpu, const char *eq_blis_ar
                                 eq_blis_arch);
         if ((e->needs == NEEDS_AVX512 && !has_avx512(cpu)) ||
             (e->needs == NEEDS_AVX2 && !has_avx2(cpu)))
-            return eq_error_set(err, EQ_ERR_INVALID,
-                                "EQ_BLIS_ARCH='%s' needs %s, which this CPU lacks",
-                                eq_blis_arch,
-                                e->needs == NEEDS_AVX512 ? "AVX-512 F/DQ/BW/VL"
-                                                         : "AVX2 and FMA");
+            return eq_error_set(
+                err, EQ_ERR_INVALID, "EQ_BLIS_ARCH='%s' needs %s, which this CPU lacks",
+                eq_blis_arch,
+                e->needs == NEEDS_AVX512 ? "AVX-512 F/DQ/BW/VL" : "AVX2 and FMA");
         out->arch_id = e->id;
         out->set_env = 1;
         out->name = e->name;
@@ -286,8 +284,7 @@ static eq_status init_locked(int threads, int strict, eq_error *err)
         EQ_ASSERT(st == EQ_OK);
     }
     int nthreads;
-    st = eq_blas_threads_decide(threads, env_threads, available_cores(), &nthreads,
-                                &local);
+    st = eq_blas_threads_decide(threads, env_threads, available_cores(), &nthreads, &local);
     if (st != EQ_OK) {
         if (strict) {
             if (err)

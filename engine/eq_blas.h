@@ -22,11 +22,11 @@
 #include "eq_error.h"
 
 typedef struct eq_blas_info {
-    char arch[32];        /* kernel set BLIS reports, e.g. "skx" */
-    int arch_id;          /* BLIS's arch_t value */
-    int threads;          /* threads for GEMM and our own parallel loops */
-    char source[32];      /* "cpu-features", "EQ_BLIS_ARCH", "BLIS_ARCH_TYPE", "blis" */
-    char cpu_features[64];/* e.g. "avx512f avx2 fma" */
+    char arch[32];         /* kernel set BLIS reports, e.g. "skx" */
+    int arch_id;           /* BLIS's arch_t value */
+    int threads;           /* threads for GEMM and our own parallel loops */
+    char source[32];       /* "cpu-features", "EQ_BLIS_ARCH", "BLIS_ARCH_TYPE", "blis" */
+    char cpu_features[64]; /* e.g. "avx512f avx2 fma" */
 } eq_blas_info;
 
 /* Idempotent; the first call decides. threads <= 0 means default.
@@ -50,9 +50,8 @@ int eq_blas_threads(void);
  * whatever eq_blas_set_threads said: 1 inside a parallel region that has
  * already split the work between threads. */
 void eq_sgemm_threads(int threads, int trans_a, int trans_b, int64_t m, int64_t n,
-                      int64_t k, float alpha, const float *a, int64_t lda,
-                      const float *b, int64_t ldb, float beta, float *c,
-                      int64_t ldc);
+                      int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* ---- the decision, separated from its effects so tests can drive it ----- */
 
@@ -61,7 +60,7 @@ typedef struct eq_cpu_features {
     int avx512f, avx512dq, avx512bw, avx512vl; /* BLIS's skx set is compiled
                                                   for all four (Skylake-X) */
     int avx2, fma;
-    int amd;                                   /* vendor is AuthenticAMD */
+    int amd; /* vendor is AuthenticAMD */
 } eq_cpu_features;
 
 /* Fill f from CPUID of the running CPU (and the OS's support for the wide

@@ -27,12 +27,15 @@
 #include "eq_epilogue.h"
 #include "eq_ops.h"
 
-/* Bytes of im2col panel per chunk and thread, about one core's L2 here
- * (2 MiB), but at least EQ_CONV_MIN_ROWS rows: every chunk's GEMM packs the
- * whole filter again, which fewer rows do not repay (measured with
- * bench/bench_conv: 1-4 MiB and 256-1024 rows were within noise; 64 KiB
- * chunks cost 2x on the stem conv, 91-row chunks 25% on Mixed_6a). */
-#define EQ_CONV_CHUNK_BYTES ((size_t)2 << 20)
+/* Bytes of im2col panel plus output per chunk and thread: both should stay
+ * in one core's L2 (2 MiB here, with the packed filter) from the im2col
+ * through the GEMM to the epilogue. At least EQ_CONV_MIN_ROWS rows though:
+ * every chunk's GEMM packs the whole filter again, which fewer rows do not
+ * repay. (Measured with bench/bench_conv: sizing by panel + output instead
+ * of panel alone saved 8% on the 3-channel stem, whose output is larger
+ * than its panel; 91-row chunks cost 25% on Mixed_6a; 1-2 MiB were within
+ * noise of each other.) */
+#define EQ_CONV_CHUNK_BYTES ((size_t)3 << 19)
 #define EQ_CONV_MIN_ROWS 512
 /* Split mode when every thread gets at least this many output rows. */
 #define EQ_CONV_SPLIT_MIN_ROWS 64
@@ -43,7 +46,7 @@ typedef struct conv_geom {
     int64_t ho, wo;            /* output */
     int64_t pad_top, pad_left; /* TF's split: the odd pixel goes after */
     int64_t sh, sw, dh, dw;
-    int64_t m, k;              /* GEMM: M = n*ho*wo rows, K = kh*kw*cin */
+    int64_t m, k; /* GEMM: M = n*ho*wo rows, K = kh*kw*cin */
 } conv_geom;
 
 static const char *shape_of(const eq_tensor *t, char *buf, size_t n)
@@ -94,11 +97,11 @@ static eq_status conv_geometry(const eq_tensor *x, const eq_tensor *w,
         return eq_error_set(err, EQ_ERR_INVALID,
                             "conv2d: strides (%d, %d) and dilations (%d, %d) must be "
                             ">= 1 (input %s, filter %s)",
-                            p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, sx,
-                            sw);
+                            p->stride_h, p->stride_w, p->dilation_h, p->dilation_w, sx, sw);
     if (p->padding != EQ_PAD_SAME && p->padding != EQ_PAD_VALID)
         return eq_error_set(err, EQ_ERR_INVALID,
-                            "conv2d: padding %d is neither SAME nor VALID", (int)p->padding);
+                            "conv2d: padding %d is neither SAME nor VALID",
+                            (int)p->padding);
     if (!eq_activation_valid(p->activation))
         return eq_error_set(err, EQ_ERR_INVALID,
                             "conv2d: activation %d is not an eq_activation",
@@ -141,9 +144,8 @@ static eq_status conv_geometry(const eq_tensor *x, const eq_tensor *w,
     return EQ_OK;
 }
 
-eq_status eq_conv2d_shape(const eq_tensor *x, const eq_tensor *w,
-                          const eq_tensor *bias, const eq_conv2d_params *p,
-                          int64_t out_shape[4], eq_error *err)
+eq_status eq_conv2d_shape(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bias,
+                          const eq_conv2d_params *p, int64_t out_shape[4], eq_error *err)
 {
     conv_geom g;
     eq_status st = conv_geometry(x, w, bias, p, &g, err);
@@ -197,8 +199,7 @@ static inline void zero_floats(float *d, int64_t n)
 
 /* The taps of filter row i under output pixel ow (whose window starts at
  * input column w0) into d: kw*cin floats, zeros over the padding. */
-static inline void im2col_taps(const conv_geom *g, const float *src, int64_t w0,
-                               float *d)
+static inline void im2col_taps(const conv_geom *g, const float *src, int64_t w0, float *d)
 {
     int64_t cin = g->cin;
     if (g->dw == 1) {
@@ -223,14 +224,16 @@ static inline void im2col_taps(const conv_geom *g, const float *src, int64_t w0,
     }
 }
 
-static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0,
-                             int64_t w0, int interior, float *d, const float *dst_end,
-                             const float *x_end);
+static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0, int64_t w0,
+                             float *d, const float *dst_end, const float *x_end);
 
 /* Patch rows [r0, r1) into dst, row r at dst + (r - r0) * K: the
- * kh*kw*cin inputs under each output pixel. Pixels are walked in order so
- * the divisions happen once per call, and all writes go to increasing
- * addresses, which allows the short-run trick below. */
+ * kh*kw*cin inputs under each output pixel. Pixels are walked in order, a
+ * stretch of an output row at a time: divisions happen once per call and
+ * bounds once per stretch, so pixels whose window lies inside the input
+ * cost a pointer step and kh copies (this loop is most of the im2col cost
+ * of the 3-channel stem, where a patch row is only 27 floats). All writes
+ * go to increasing addresses, which allows the short-run trick below. */
 EQ_TARGET_CLONES
 static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t r1,
                         float *dst)
@@ -243,36 +246,63 @@ static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t 
     int64_t eff_kw = (g->kw - 1) * g->dw + 1;
     const float *x_end = x + g->n * img_stride;
     const float *dst_end = dst + (r1 - r0) * k;
-    /* A short run (kw*cin <= 64 floats: 9 for the 3-channel stem, whose
-     * patch rows are 27 floats and where the copy calls cost more than the
-     * data) is copied in whole 16-float blocks, one AVX-512 move each. The
-     * excess lands on addresses this call writes later (writes only move
-     * forward), so it is overwritten; a block that would pass the end of
-     * this call's panel (memory another thread owns) or of x takes the exact
-     * copy instead. */
+    /* A short run (kw*cin <= 64 floats: 9 for the stem) is copied in whole
+     * 16-float blocks, one AVX-512 move each, instead of an exact copy of
+     * several moves and branches. The excess lands on addresses this call
+     * writes later (writes only move forward), so it is overwritten; a
+     * block that would pass the end of this call's panel (memory another
+     * thread owns) or of x takes the exact copy instead. */
     int64_t wide = (run + 15) / 16 * 16;
     int use_wide = run <= 64;
-    for (int64_t r = r0; r < r1; r++) {
+    int64_t last = (g->kh - 1) * g->dh;
+    /* Output columns whose window lies inside the input's width:
+     * ow * sw - pad_left >= 0 and ow * sw - pad_left + eff_kw <= w. */
+    int64_t ow_in_lo = (g->pad_left + g->sw - 1) / g->sw;
+    int64_t ow_in_hi = g->w - eff_kw + g->pad_left >= 0
+                           ? (g->w - eff_kw + g->pad_left) / g->sw + 1
+                           : 0; /* exclusive */
+    float *d = dst;
+    for (int64_t r = r0; r < r1;) {
+        /* one stretch of an output row: [ow, ow + seg) */
+        int64_t seg = g->wo - ow < r1 - r ? g->wo - ow : r1 - r;
         const float *img = x + n * img_stride;
-        int64_t h0 = oh * g->sh - g->pad_top, w0 = ow * g->sw - g->pad_left;
-        int interior = g->dw == 1 && w0 >= 0 && w0 + eff_kw <= g->w;
-        float *d = dst + (r - r0) * k;
-        int64_t last = (g->kh - 1) * g->dh;
-        const float *s0 = NULL;
-        if (interior && use_wide && h0 >= 0 && h0 + last < g->h &&
-            d + (g->kh - 1) * run + wide <= dst_end)
-            s0 = img + h0 * row_stride + w0 * cin;
-        if (s0 && s0 + last * row_stride + wide <= x_end) {
-            /* the common case, checked once per row instead of per run */
-            for (int64_t i = 0; i < g->kh; i++, d += run) {
-                const float *s = s0 + i * g->dh * row_stride;
-                for (int64_t j = 0; j < wide; j += 16)
-                    memcpy(d + j, s + j, 16 * sizeof *d);
-            }
-        } else {
-            im2col_row_edges(g, img, h0, w0, interior, d, dst_end, x_end);
+        int64_t h0 = oh * g->sh - g->pad_top;
+        /* [lo, hi): pixels whose whole window is inside the input, where
+         * (dw == 1) each filter row is one contiguous run */
+        int64_t lo = ow, hi = ow;
+        if (g->dw == 1 && h0 >= 0 && h0 + last < g->h) {
+            lo = ow > ow_in_lo ? ow : ow_in_lo;
+            hi = ow + seg < ow_in_hi ? ow + seg : ow_in_hi;
+            if (hi < lo)
+                lo = hi = ow;
         }
-        if (++ow == g->wo) {
+        for (int64_t c = ow; c < lo; c++, d += k)
+            im2col_row_edges(g, img, h0, c * g->sw - g->pad_left, d, dst_end, x_end);
+        const float *s0 = NULL;
+        if (lo < hi)
+            s0 = img + h0 * row_stride + (lo * g->sw - g->pad_left) * cin;
+        int64_t c = lo;
+        for (; c < hi; c++, d += k, s0 += g->sw * cin) {
+            /* the common case: a pointer walk and kh run copies */
+            if (use_wide && (d + (g->kh - 1) * run + wide > dst_end ||
+                             s0 + last * row_stride + wide > x_end))
+                break;
+            float *dd = d;
+            for (int64_t i = 0; i < g->kh; i++, dd += run) {
+                const float *s = s0 + i * g->dh * row_stride;
+                if (use_wide) {
+                    for (int64_t j = 0; j < wide; j += 16)
+                        memcpy(dd + j, s + j, 16 * sizeof *dd);
+                } else {
+                    copy_floats(dd, s, run);
+                }
+            }
+        }
+        for (; c < ow + seg; c++, d += k)
+            im2col_row_edges(g, img, h0, c * g->sw - g->pad_left, d, dst_end, x_end);
+        r += seg;
+        ow += seg;
+        if (ow == g->wo) {
             ow = 0;
             if (++oh == g->ho) {
                 oh = 0;
@@ -284,11 +314,11 @@ static void im2col_rows(const conv_geom *g, const float *x, int64_t r0, int64_t 
 
 /* One patch row anywhere: runs over the padding, near the ends of the
  * panel or of x. */
-static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0,
-                             int64_t w0, int interior, float *d, const float *dst_end,
-                             const float *x_end)
+static void im2col_row_edges(const conv_geom *g, const float *img, int64_t h0, int64_t w0,
+                             float *d, const float *dst_end, const float *x_end)
 {
     int64_t cin = g->cin, run = g->kw * cin, row_stride = g->w * cin;
+    int interior = g->dw == 1 && w0 >= 0 && w0 + (g->kw - 1) * g->dw + 1 <= g->w;
     int64_t wide = (run + 15) / 16 * 16;
     int use_wide = run <= 64;
     for (int64_t i = 0; i < g->kh; i++, d += run) {
@@ -334,22 +364,30 @@ static void im2col_chunk(const conv_geom *g, const float *x, int64_t m0, int64_t
 static int64_t chunk_rows(const conv_geom *g, int lanes, size_t limit)
 {
     size_t row_bytes = (size_t)g->k * sizeof(float);
-    int64_t rows = (int64_t)(EQ_CONV_CHUNK_BYTES / row_bytes);
+    size_t out_bytes = (size_t)g->cout * sizeof(float);
+    int64_t rows = (int64_t)(EQ_CONV_CHUNK_BYTES / (row_bytes + out_bytes));
     if (rows < EQ_CONV_MIN_ROWS)
         rows = EQ_CONV_MIN_ROWS;
     int64_t share = (g->m + lanes - 1) / lanes;
     if (rows > share)
         rows = share;
     int64_t fit = (int64_t)(limit / ((size_t)lanes * row_bytes));
-    return rows < fit ? rows : fit;
+    if (rows > fit)
+        rows = fit;
+    if (rows < 1)
+        return 0;
+    /* equal chunks rather than full ones and a small remainder, whose GEMM
+     * would pack the filter again for little work */
+    int64_t chunks = (share + rows - 1) / rows;
+    return (share + chunks - 1) / chunks;
 }
 
 /* Output rows [lo, hi) chunk by chunk: im2col, GEMM, epilogue, so each
  * chunk's panel and output are still in cache for the next step. threads
  * is how many threads each step may use (1 inside split mode). */
-static void conv_rows(const conv_geom *g, const float *x, const float *w,
-                      const float *bias, eq_activation act, float *y, int64_t lo,
-                      int64_t hi, int64_t rows, float *panel, int threads)
+static void conv_rows(const conv_geom *g, const float *x, const float *w, const float *bias,
+                      eq_activation act, float *y, int64_t lo, int64_t hi, int64_t rows,
+                      float *panel, int threads)
 {
     for (int64_t m0 = lo; m0 < hi; m0 += rows) {
         int64_t mc = hi - m0 < rows ? hi - m0 : rows;
@@ -410,8 +448,8 @@ eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bia
         lanes = 1;
         rows = chunk_rows(&g, lanes, limit);
     }
-    st = eq_workspace_reserve(scratch, (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes,
-                              err);
+    st = eq_workspace_reserve(
+        scratch, (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes, err);
     if (st != EQ_OK) {
         char sx[128], sw[128];
         eq_error_prefix(err, "conv2d: input %s with filter %s: im2col: ",

@@ -11,7 +11,7 @@
 #define EQ_EPILOGUE_PAR_MIN ((int64_t)1 << 15)
 
 static inline void epilogue_row(const float *x, float *y, int64_t cols, const float *b,
-                         eq_activation act)
+                                eq_activation act)
 {
     /* One loop per case so each one vectorises (omp simd: GCC's -O2 cost
      * model leaves loops of unknown length scalar, and a scalar relu on
@@ -159,9 +159,8 @@ eq_status eq_fully_connected_shape(const eq_tensor *x, const eq_tensor *w,
     return EQ_OK;
 }
 
-eq_status eq_fully_connected(const eq_tensor *x, const eq_tensor *w,
-                             const eq_tensor *bias, eq_activation act,
-                             eq_tensor *y, eq_error *err)
+eq_status eq_fully_connected(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bias,
+                             eq_activation act, eq_tensor *y, eq_error *err)
 {
     EQ_ASSERT(y);
     int64_t os[2];
@@ -184,15 +183,14 @@ eq_status eq_fully_connected(const eq_tensor *x, const eq_tensor *w,
     }
     int64_t n = os[0], cin = x->shape[1], cout = os[1];
     float *yd = eq_tensor_f32(y);
-    eq_sgemm(0, 0, n, cout, cin, 1.0f, eq_tensor_f32(x), cin, eq_tensor_f32(w), cout,
-             0.0f, yd, cout);
+    eq_sgemm(0, 0, n, cout, cin, 1.0f, eq_tensor_f32(x), cin, eq_tensor_f32(w), cout, 0.0f,
+             yd, cout);
     eq_epilogue_apply(yd, yd, n, cout, bias ? eq_tensor_f32(bias) : NULL, act,
                       eq_blas_threads());
     return EQ_OK;
 }
 
-eq_status eq_bias_add(const eq_tensor *x, const eq_tensor *b, eq_tensor *y,
-                      eq_error *err)
+eq_status eq_bias_add(const eq_tensor *x, const eq_tensor *b, eq_tensor *y, eq_error *err)
 {
     EQ_ASSERT(x && b && y);
     char sx[128], sb[128], sy[128];
@@ -219,7 +217,7 @@ eq_status eq_bias_add(const eq_tensor *x, const eq_tensor *b, eq_tensor *y,
     int64_t numel = eq_tensor_numel(x);
     if (numel == 0)
         return EQ_OK;
-    eq_epilogue_apply(eq_tensor_f32(x), eq_tensor_f32(y), numel / c, c,
-                      eq_tensor_f32(b), EQ_ACT_NONE, eq_blas_threads());
+    eq_epilogue_apply(eq_tensor_f32(x), eq_tensor_f32(y), numel / c, c, eq_tensor_f32(b),
+                      EQ_ACT_NONE, eq_blas_threads());
     return EQ_OK;
 }

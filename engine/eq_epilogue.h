@@ -22,18 +22,14 @@
 static inline float eq_act_f32(eq_activation act, float x)
 {
     switch (act) {
-    case EQ_ACT_NONE:
-        return x;
-    case EQ_ACT_RELU:
-        return x < 0.0f ? 0.0f : x;
+    case EQ_ACT_NONE: return x;
+    case EQ_ACT_RELU: return x < 0.0f ? 0.0f : x;
     case EQ_ACT_RELU6: {
         float r = x < 0.0f ? 0.0f : x;
         return 6.0f < r ? 6.0f : r;
     }
-    case EQ_ACT_SIGMOID:
-        return 1.0f / (1.0f + expf(-x));
-    case EQ_ACT_TANH:
-        return tanhf(x);
+    case EQ_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case EQ_ACT_TANH: return tanhf(x);
     }
     return x;
 }

@@ -71,8 +71,8 @@ END_TEST
 START_TEST(arch_from_eq_blis_arch)
 {
     expect_choice(&cpu_avx512, "skx", NULL, BLIS_ARCH_SKX, "skx", "EQ_BLIS_ARCH", 1);
-    expect_choice(&cpu_avx512, "haswell", NULL, BLIS_ARCH_HASWELL, "haswell", "EQ_BLIS_ARCH",
-                  1);
+    expect_choice(&cpu_avx512, "haswell", NULL, BLIS_ARCH_HASWELL, "haswell",
+                  "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx512, "zen3", NULL, BLIS_ARCH_ZEN3, "zen3", "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx2, "zen2", NULL, BLIS_ARCH_ZEN2, "zen2", "EQ_BLIS_ARCH", 1);
     expect_choice(&cpu_avx2_amd, "zen", NULL, BLIS_ARCH_ZEN, "zen", "EQ_BLIS_ARCH", 1);
@@ -142,7 +142,8 @@ START_TEST(threads_decision)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(eq_blas_threads_decide(0, bad[i], 2, &n, &err), EQ_ERR_INVALID);
         char msg[128];
-        snprintf(msg, sizeof msg, "EQ_THREADS='%s' must be an integer from 1 to 4096", bad[i]);
+        snprintf(msg, sizeof msg, "EQ_THREADS='%s' must be an integer from 1 to 4096",
+                 bad[i]);
         ck_assert_str_eq(err.message, msg);
     }
     /* the argument wins even over a bad variable */
@@ -345,12 +346,12 @@ START_TEST(sgemm_against_reference)
                             double r = alpha * s + beta * (double)c0[i * ldc + j];
                             double tol = (double)(k + 4) * FLT_EPSILON *
                                          (fabs(alpha) * sa + fabs(beta * c0[i * ldc + j]));
-                            ck_assert_msg(fabs(c[i * ldc + j] - r) <= tol + 1e-30,
-                                          "m%lld n%lld k%lld ta%d tb%d (%lld,%lld): %.9g vs "
-                                          "%.9g",
-                                          (long long)m, (long long)n, (long long)k, ta, tb,
-                                          (long long)i, (long long)j, (double)c[i * ldc + j],
-                                          r);
+                            ck_assert_msg(
+                                fabs(c[i * ldc + j] - r) <= tol + 1e-30,
+                                "m%lld n%lld k%lld ta%d tb%d (%lld,%lld): %.9g vs "
+                                "%.9g",
+                                (long long)m, (long long)n, (long long)k, ta, tb,
+                                (long long)i, (long long)j, (double)c[i * ldc + j], r);
                         }
                     free(a);
                     free(b);
@@ -358,6 +359,63 @@ START_TEST(sgemm_against_reference)
                     free(c0);
                 }
     }
+}
+END_TEST
+
+/* Up to 4 rows of C with beta 0 take eq_sgemm's own loop instead of BLIS:
+ * the reference, both thread counts, column tiles and their remainders. */
+START_TEST(sgemm_small_m_path)
+{
+    /* hand-computed: [1, 2] [[1, 2], [3, 4]] = [7, 10]; beta 0 clears NaN */
+    float a1[2] = {1, 2}, b1[4] = {1, 2, 3, 4}, h[2] = {NAN, NAN};
+    eq_sgemm(0, 0, 1, 2, 2, 1.0f, a1, 2, b1, 2, 0.0f, h, 2);
+    ck_assert_float_eq(h[0], 7);
+    ck_assert_float_eq(h[1], 10);
+    const int64_t dims[][3] = {{1, 5, 3},     {2, 300, 17},  {3, 64, 257},
+                               {4, 600, 513}, {1, 784, 256}, {4, 1000, 700}};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (int ta = 0; ta <= 1; ta++) {
+            int64_t m = dims[di][0], k = dims[di][1], n = dims[di][2];
+            int64_t lda = (ta ? m : k) + 1, ldb = n + 3, ldc = n + 2;
+            int64_t arows = ta ? k : m;
+            float *a = malloc(sizeof(float) * (size_t)(arows * lda));
+            float *b = malloc(sizeof(float) * (size_t)(k * ldb));
+            float *c1 = malloc(sizeof(float) * (size_t)(m * ldc));
+            float *c2 = malloc(sizeof(float) * (size_t)(m * ldc));
+            for (int64_t i = 0; i < arows * lda; i++)
+                a[i] = frand();
+            for (int64_t i = 0; i < k * ldb; i++)
+                b[i] = frand();
+            for (int64_t i = 0; i < m * ldc; i++)
+                c1[i] = c2[i] = 42.0f;
+            float alpha = di % 2 ? 0.75f : 1.0f;
+            eq_sgemm_threads(1, ta, 0, m, n, k, alpha, a, lda, b, ldb, 0.0f, c1, ldc);
+            eq_sgemm_threads(2, ta, 0, m, n, k, alpha, a, lda, b, ldb, 0.0f, c2, ldc);
+            /* the threads split columns, never a sum: identical bytes */
+            ck_assert_int_eq(memcmp(c1, c2, sizeof(float) * (size_t)(m * ldc)), 0);
+            for (int64_t i = 0; i < m; i++) {
+                for (int64_t j = n; j < ldc; j++) /* padding untouched */
+                    ck_assert_float_eq(c1[i * ldc + j], 42.0f);
+                for (int64_t j = 0; j < n; j++) {
+                    double s = 0, sa = 0;
+                    for (int64_t p = 0; p < k; p++) {
+                        double t = (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                                   (double)b[p * ldb + j];
+                        s += t;
+                        sa += fabs(t);
+                    }
+                    double r = alpha * s, tol = (double)(k + 4) * FLT_EPSILON * sa + 1e-30;
+                    ck_assert_msg(fabs(c1[i * ldc + j] - r) <= tol,
+                                  "m%lld k%lld n%lld ta%d (%lld,%lld): %.9g vs %.9g",
+                                  (long long)m, (long long)k, (long long)n, ta,
+                                  (long long)i, (long long)j, (double)c1[i * ldc + j], r);
+                }
+            }
+            free(a);
+            free(b);
+            free(c1);
+            free(c2);
+        }
 }
 END_TEST
 
@@ -380,6 +438,7 @@ static Suite *blas_suite(void)
     t = tcase_create("sgemm");
     tcase_add_test(t, sgemm_hand_computed);
     tcase_add_test(t, sgemm_against_reference);
+    tcase_add_test(t, sgemm_small_m_path);
     suite_add_tcase(s, t);
     return s;
 }

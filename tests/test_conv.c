@@ -173,8 +173,8 @@ static int run_case(const conv_case *c, eq_workspace *ws, const char *what)
     ref_conv(x, w, c->bias ? b : NULL, &p, ys, ref, sa);
     char label[256];
     snprintf(label, sizeof label,
-             "%s: x [%lld,%lld,%lld,%lld] k %lldx%lld->%lld s%d d%d %s bias %d act %s", what,
-             (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->cin,
+             "%s: x [%lld,%lld,%lld,%lld] k %lldx%lld->%lld s%d d%d %s bias %d act %s",
+             what, (long long)c->n, (long long)c->h, (long long)c->w, (long long)c->cin,
              (long long)c->kh, (long long)c->kw, (long long)c->cout, c->stride, c->dilation,
              eq_padding_name(c->pad), c->bias, eq_activation_name(c->act));
     check_close(y, ref, sa, c->kh * c->kw * c->cin, label);
@@ -196,9 +196,17 @@ static void random_cases(int threads, eq_workspace *ws)
         for (int stride = 1; stride <= 2; stride++)
             for (int dil = 1; dil <= 2; dil++)
                 for (int pad = 0; pad <= 1; pad++) {
-                    conv_case c = {irand(1, 3), irand(5, 17), irand(5, 17), irand(1, 9),
-                                   kernels[ki][0], kernels[ki][1], irand(1, 11), stride,
-                                   dil, pad ? EQ_PAD_SAME : EQ_PAD_VALID, irand(0, 1),
+                    conv_case c = {irand(1, 3),
+                                   irand(5, 17),
+                                   irand(5, 17),
+                                   irand(1, 9),
+                                   kernels[ki][0],
+                                   kernels[ki][1],
+                                   irand(1, 11),
+                                   stride,
+                                   dil,
+                                   pad ? EQ_PAD_SAME : EQ_PAD_VALID,
+                                   irand(0, 1),
                                    (eq_activation)irand(0, 4)};
                     ran += run_case(&c, ws, "random");
                 }
@@ -363,13 +371,29 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     ck_assert_uint_eq(ws.size, 0);
     /* and it is exactly the GEMM of the input as an [M, Cin] matrix */
     eq_tensor *g = tnew(a, 4, ys);
-    eq_sgemm(0, 0, 2 * 7 * 9, 19, 24, 1.0f, eq_tensor_f32(x), 24, eq_tensor_f32(w), 19, 0.0f,
-             eq_tensor_f32(g), 19);
+    eq_sgemm(0, 0, 2 * 7 * 9, 19, 24, 1.0f, eq_tensor_f32(x), 24, eq_tensor_f32(w), 19,
+             0.0f, eq_tensor_f32(g), 19);
     ck_assert_int_eq(memcmp(y->data, g->data, eq_tensor_nbytes(y)), 0);
     double *ref = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
     double *sa = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
     ref_conv(x, w, NULL, &p, ys, ref, sa);
     check_close(y, ref, sa, 24, "1x1");
+    /* with a bias and an activation: the same GEMM and an epilogue pass,
+     * still no scratch */
+    eq_blas_set_threads(2);
+    int64_t xbs[4] = {2, 35, 35, 16}, wbs[4] = {1, 1, 16, 24}, bbs[1] = {24}, ybs[4];
+    eq_tensor *xb = trand(a, 4, xbs), *wb = trand(a, 4, wbs), *bb = trand(a, 1, bbs);
+    eq_conv2d_params pb = {1, 1, 1, 1, EQ_PAD_SAME, EQ_ACT_RELU};
+    ck_assert_int_eq(eq_conv2d_shape(xb, wb, bb, &pb, ybs, NULL), EQ_OK);
+    eq_tensor *yb = tnew(a, 4, ybs);
+    ck_assert_int_eq(eq_conv2d(xb, wb, bb, &pb, yb, &ws, NULL), EQ_OK);
+    ck_assert_ptr_null(ws.data);
+    double *refb = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
+    double *sab = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
+    ref_conv(xb, wb, bb, &pb, ybs, refb, sab);
+    check_close(yb, refb, sab, 16, "1x1 with bias and relu");
+    free(refb);
+    free(sab);
     /* a 1x1 with stride 2 is not a plain GEMM: it goes through im2col */
     eq_conv2d_params p2 = {2, 2, 1, 1, EQ_PAD_SAME, EQ_ACT_NONE};
     ck_assert_int_eq(eq_conv2d_shape(x, w, NULL, &p2, ys, NULL), EQ_OK);
@@ -392,7 +416,8 @@ START_TEST(conv_fused_equals_separate_ops)
     for (int ki = 0; ki < 2; ki++)
         for (int act = EQ_ACT_NONE; act <= EQ_ACT_TANH; act++) {
             eq_arena *a = eq_arena_new(0);
-            int64_t xs[4] = {2, 19, 17, 12}, wsh[4] = {ks[ki][0], ks[ki][1], 12, 21};
+            /* 2*29*27 = 1566 output rows: the 3x3 runs in split mode */
+            int64_t xs[4] = {2, 29, 27, 12}, wsh[4] = {ks[ki][0], ks[ki][1], 12, 21};
             int64_t bs[1] = {21}, ys[4];
             eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
             eq_conv2d_params fused = {1, 1, 1, 1, EQ_PAD_SAME, (eq_activation)act};
@@ -422,14 +447,16 @@ START_TEST(conv_deterministic_at_2_threads)
 {
     eq_blas_set_threads(2);
     const conv_case cases[] = {
-        {1, 35, 35, 64, 3, 3, 96, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* split */
-        {1, 8, 8, 256, 3, 3, 256, 1, 1, EQ_PAD_SAME, 0, EQ_ACT_NONE},  /* shared */
+        {1, 35, 35, 64, 3, 3, 96, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},   /* split */
+        {1, 8, 8, 256, 3, 3, 256, 1, 1, EQ_PAD_SAME, 0, EQ_ACT_NONE},   /* shared */
         {1, 17, 17, 384, 1, 1, 512, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_NONE}, /* 1x1 */
+        {2, 35, 35, 128, 1, 1, 320, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU}, /* 1x1 + bias */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const conv_case *c = &cases[ci];
         eq_arena *a = eq_arena_new(0);
-        int64_t xs[4] = {c->n, c->h, c->w, c->cin}, wsh[4] = {c->kh, c->kw, c->cin, c->cout};
+        int64_t xs[4] = {c->n, c->h, c->w, c->cin},
+                wsh[4] = {c->kh, c->kw, c->cin, c->cout};
         int64_t bs[1] = {c->cout}, ys[4];
         eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
         eq_conv2d_params p = {c->stride, c->stride, 1, 1, c->pad, c->act};
@@ -479,7 +506,8 @@ static void expect_error(const eq_tensor *x, const eq_tensor *w, const eq_tensor
     eq_error_clear(&err);
     ck_assert_int_eq(eq_conv2d_shape(x, w, b, p, ys, &err), want);
     ck_assert_msg(strstr(err.message, "conv2d") != NULL, "%s", err.message);
-    ck_assert_msg(strstr(err.message, frag1) != NULL, "'%s' lacks '%s'", err.message, frag1);
+    ck_assert_msg(strstr(err.message, frag1) != NULL, "'%s' lacks '%s'", err.message,
+                  frag1);
     ck_assert_msg(!frag2 || strstr(err.message, frag2) != NULL, "'%s' lacks '%s'",
                   err.message, frag2);
     int64_t os[4] = {1, 1, 1, 1};
@@ -488,7 +516,8 @@ static void expect_error(const eq_tensor *x, const eq_tensor *w, const eq_tensor
     eq_tensor_view(&y, EQ_F32, 4, os, &one, NULL);
     eq_error_clear(&err);
     ck_assert_int_eq(eq_conv2d(x, w, b, p, &y, NULL, &err), want);
-    ck_assert_msg(strstr(err.message, frag1) != NULL, "'%s' lacks '%s'", err.message, frag1);
+    ck_assert_msg(strstr(err.message, frag1) != NULL, "'%s' lacks '%s'", err.message,
+                  frag1);
     /* a NULL err still gets the status */
     ck_assert_int_eq(eq_conv2d_shape(x, w, b, p, ys, NULL), want);
 }

@@ -71,7 +71,8 @@ static float sep_act(eq_activation act, float v)
 
 START_TEST(fc_against_reference)
 {
-    const int64_t dims[][3] = {{1, 1, 1}, {3, 17, 5}, {8, 64, 33}, {5, 300, 129}, {64, 96, 40}};
+    const int64_t dims[][3] = {
+        {1, 1, 1}, {3, 17, 5}, {8, 64, 33}, {5, 300, 129}, {64, 96, 40}};
     for (int threads = 1; threads <= 2; threads++) {
         eq_blas_set_threads(threads);
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
@@ -87,8 +88,8 @@ START_TEST(fc_against_reference)
                     ck_assert_int_eq(ys[0], n);
                     ck_assert_int_eq(ys[1], cout);
                     eq_tensor *y = tnew(a, 2, ys);
-                    ck_assert_int_eq(eq_fully_connected(x, w, b, (eq_activation)act, y, &err),
-                                     EQ_OK);
+                    ck_assert_int_eq(
+                        eq_fully_connected(x, w, b, (eq_activation)act, y, &err), EQ_OK);
                     for (int64_t i = 0; i < n; i++)
                         for (int64_t j = 0; j < cout; j++) {
                             double s = 0, sa = 0;
@@ -193,7 +194,8 @@ START_TEST(fc_errors)
     eq_arena *a = eq_arena_new(0);
     int64_t xs[2] = {4, 6}, wsh[2] = {6, 3}, ys[2] = {4, 3};
     eq_tensor *x = trand(a, 2, xs), *w = trand(a, 2, wsh), *y = tnew(a, 2, ys);
-    int64_t x3s[3] = {4, 6, 1}, w1s[1] = {6}, w5s[2] = {5, 3}, b4s[1] = {4}, b2s[2] = {1, 3};
+    int64_t x3s[3] = {4, 6, 1}, w1s[1] = {6}, w5s[2] = {5, 3}, b4s[1] = {4},
+            b2s[2] = {1, 3};
     fc_expect(trand(a, 3, x3s), w, NULL, EQ_ACT_NONE, y, EQ_ERR_SHAPE,
               "fully_connected: input [4, 6, 1] must have rank 2");
     fc_expect(x, trand(a, 1, w1s), NULL, EQ_ACT_NONE, y, EQ_ERR_SHAPE,
@@ -277,8 +279,9 @@ START_TEST(bias_add_errors)
     eq_tensor *x = trand(a, 3, xs), *b = trand(a, 1, bs);
     eq_error err;
     ck_assert_int_eq(eq_bias_add(x, trand(a, 1, b4), x, &err), EQ_ERR_SHAPE);
-    ck_assert_str_eq(err.message,
-                     "bias_add: bias [4] must be [5], the last dimension of input [2, 4, 5]");
+    ck_assert_str_eq(
+        err.message,
+        "bias_add: bias [4] must be [5], the last dimension of input [2, 4, 5]");
     ck_assert_int_eq(eq_bias_add(x, trand(a, 2, b2), x, &err), EQ_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(err.message, "bias [1, 5]"));
     ck_assert_int_eq(eq_bias_add(x, b, tnew(a, 3, ys), &err), EQ_ERR_SHAPE);
