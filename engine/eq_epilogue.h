@@ -19,6 +19,17 @@
 
 #include "eq_ops.h"
 
+/* Two branches so neither exp can overflow into inf/inf; the small side
+ * keeps its relative precision down into the subnormals. eq_activate uses
+ * this same function, so a fused epilogue equals a separate activation. */
+static inline float eq_sigmoid_f32(float v)
+{
+    if (v >= 0.0f)
+        return 1.0f / (1.0f + expf(-v));
+    float e = expf(v);
+    return e / (1.0f + e);
+}
+
 static inline float eq_act_f32(eq_activation act, float x)
 {
     switch (act) {
@@ -28,7 +39,7 @@ static inline float eq_act_f32(eq_activation act, float x)
         float r = x < 0.0f ? 0.0f : x;
         return 6.0f < r ? 6.0f : r;
     }
-    case EQ_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case EQ_ACT_SIGMOID: return eq_sigmoid_f32(x);
     case EQ_ACT_TANH: return tanhf(x);
     }
     return x;
