@@ -74,10 +74,81 @@ void eq_philox_next(eq_philox *g, uint32_t out[4])
  * the CPU overlap them (about 1.7x the one-block-at-a-time rate here). */
 #define LANES 8
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define HAVE_AVX512_PHILOX 1
+
+/* hi and lo 32 bits of m * c for all 16 lanes: vpmuludq multiplies the even
+ * lanes, so the odd lanes are shifted down, multiplied, and blended back. */
+__attribute__((target("avx512f"))) static inline void mul_hilo(__m512i m, __m512i c,
+                                                               __m512i *hi, __m512i *lo)
+{
+    __m512i even = _mm512_mul_epu32(m, c);
+    __m512i odd = _mm512_mul_epu32(m, _mm512_srli_epi64(c, 32));
+    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+/* 16 blocks at once, lane l holding block b + l. Same arithmetic as
+ * philox_rounds, so the words are identical (test_philox checks it). */
+__attribute__((target("avx512f"))) static int64_t fill_avx512(uint32_t ctr[4],
+                                                             const uint32_t key[2],
+                                                             uint32_t *words, int64_t nblocks)
+{
+    const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0), m1 = _mm512_set1_epi32((int)PHILOX_M1);
+    int64_t b = 0;
+    for (; b + 16 <= nblocks; b += 16) {
+        uint32_t c[4][16];
+        for (int l = 0; l < 16; l++) {
+            c[0][l] = ctr[0];
+            c[1][l] = ctr[1];
+            c[2][l] = ctr[2];
+            c[3][l] = ctr[3];
+            ctr_increment(ctr);
+        }
+        __m512i c0 = _mm512_loadu_si512(c[0]), c1 = _mm512_loadu_si512(c[1]);
+        __m512i c2 = _mm512_loadu_si512(c[2]), c3 = _mm512_loadu_si512(c[3]);
+        uint32_t k0 = key[0], k1 = key[1];
+        for (int r = 0; r < 10; r++) {
+            if (r > 0) {
+                k0 += PHILOX_W0;
+                k1 += PHILOX_W1;
+            }
+            __m512i hi0, lo0, hi1, lo1;
+            mul_hilo(m0, c0, &hi0, &lo0);
+            mul_hilo(m1, c2, &hi1, &lo1);
+            __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+            __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+            c1 = lo1;
+            c3 = lo0;
+            c0 = n0;
+            c2 = n2;
+        }
+        _mm512_storeu_si512(c[0], c0);
+        _mm512_storeu_si512(c[1], c1);
+        _mm512_storeu_si512(c[2], c2);
+        _mm512_storeu_si512(c[3], c3);
+        for (int l = 0; l < 16; l++) {
+            uint32_t *o = words + 4 * (b + l);
+            o[0] = c[0][l];
+            o[1] = c[1][l];
+            o[2] = c[2][l];
+            o[3] = c[3][l];
+        }
+    }
+    return b;
+}
+#endif
+
 void eq_philox_fill(eq_philox *g, uint32_t *words, int64_t nblocks)
 {
     uint32_t ctr[4] = {g->ctr[0], g->ctr[1], g->ctr[2], g->ctr[3]};
     int64_t b = 0;
+#ifdef HAVE_AVX512_PHILOX
+    /* About 4x the scalar batches' rate where the CPU has AVX-512. */
+    if (__builtin_cpu_supports("avx512f"))
+        b = fill_avx512(ctr, g->key, words, nblocks);
+#endif
     for (; b + LANES <= nblocks; b += LANES) {
         uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
         for (int l = 0; l < LANES; l++) {
