@@ -180,6 +180,7 @@ eq_status eq_rng_kernel_uniform_f32(eq_rng_kernel *k, float *out, int64_t n, eq_
     uint32_t w[4 * CHUNK];
     for (int64_t i = 0; i < n;) {
         int64_t m = min64(next_words(&g, w, n - i), n - i);
+#pragma omp simd
         for (int64_t j = 0; j < m; j++)
             out[i + j] = eq_rng_u32_to_float(w[j]);
         i += m;
@@ -414,12 +415,17 @@ eq_status eq_random_uniform_f32(eq_rng_kernel *k, const eq_uniform_args *a, floa
         return st;
     const float lo = (float)a->minval, hi = (float)a->maxval;
     if (minval_is_int_zero(a)) {
-        if (!maxval_is_int_one(a))
+        if (!maxval_is_int_one(a)) {
+#pragma omp simd
             for (int64_t i = 0; i < n; i++)
                 out[i] = out[i] * hi;
+        }
         return EQ_OK;
     }
+    /* Two roundings, as TF's separate Mul and Add ops (-ffp-contract=off
+     * keeps the vector loop from fusing them). */
     const float range = hi - lo;
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float scaled = out[i] * range;
         out[i] = scaled + lo;
