@@ -77,7 +77,7 @@ start_service() {
     fi
     echo "setup: service listening on $URL (log: $STATE/equivd.log)"
     answer=$(curl -sf -H 'Content-Type: application/json' \
-        --data-binary @examples/irv2_constant.json "$URL/api/v1/jobs") || {
+        --data-binary @examples/irv2.json "$URL/api/v1/jobs") || {
         echo "setup: submitting the demo job failed" >&2
         exit 1
     }
