@@ -713,7 +713,7 @@ json_t *srv_store_job_list(srv_store *s, const srv_job_filter *f, eq_error *err)
      * tells whether a next page exists. */
     sqlite3_stmt *st = prep(db, "SELECT " JOB_COLUMNS " FROM jobs "
                                 "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR verdict = ?2) "
-                                "AND (?3 IS NULL OR name = ?3) AND (?4 = 0 OR id < ?4) "
+                                "AND (?3 IS NULL OR instr(name, ?3) > 0) AND (?4 = 0 OR id < ?4) "
                                 "ORDER BY id DESC LIMIT ?5", err);
     if (!st)
         return NULL;

@@ -206,6 +206,12 @@ START_TEST(pagination_and_filters)
     ck_assert_int_eq(json_array_size(json_object_get(j, "jobs")), 3);
     json_decref(j);
     resp_free(&r);
+    /* ?name= matches a part of the name (the web UI's search box). */
+    r = http(&d, "GET", "/api/v1/jobs?name=et", NULL, 0, NULL);
+    j = body_json(&r);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "jobs")), 4);
+    json_decref(j);
+    resp_free(&r);
     r = http(&d, "GET", "/api/v1/jobs?status=done&verdict=pass", NULL, 0, NULL);
     j = body_json(&r);
     ck_assert_int_eq(json_array_size(json_object_get(j, "jobs")), 7);
