@@ -635,9 +635,15 @@ static json_t *col_real(sqlite3_stmt *st, int i)
     return json_real(sqlite3_column_double(st, i));
 }
 
+/* The last column names the model for lists: "zoo:NAME" for zoo models,
+ * the inline model's own name, or NULL (a spec without a model). */
 #define JOB_COLUMNS                                                                          \
     "id, name, status, passes_done, passes_total, progress_what, verdict, summary, "        \
-    "error_code, error_message, error_path, attempts, created_at, started_at, finished_at"
+    "error_code, error_message, error_path, attempts, created_at, started_at, finished_at, " \
+    "CASE WHEN json_valid(spec) = 0 THEN NULL "                                             \
+    "WHEN json_type(spec, '$.model.zoo') = 'text' THEN 'zoo:' || json_extract(spec, '$.model.zoo') " \
+    "WHEN json_type(spec, '$.model.name') = 'text' THEN json_extract(spec, '$.model.name') " \
+    "ELSE NULL END"
 
 static json_t *job_row(sqlite3_stmt *st)
 {
@@ -645,6 +651,7 @@ static json_t *job_row(sqlite3_stmt *st)
     json_t *j = json_object();
     json_object_set_new(j, "id", json_integer(id));
     json_object_set_new(j, "name", col_str(st, 1));
+    json_object_set_new(j, "model", col_str(st, 15));
     json_object_set_new(j, "status", col_str(st, 2));
     json_t *prog = json_object();
     json_object_set_new(prog, "passes_done", json_integer(sqlite3_column_int(st, 3)));

@@ -33,6 +33,7 @@ START_TEST(mlp_job_end_to_end)
     ck_assert_msg(r.status == 200, "%ld %.600s\n%s", r.status, r.body, testd_log(&d));
     json_t *j = body_json(&r);
     ck_assert_str_eq(str_at(j, "status"), "done");
+    ck_assert_str_eq(str_at(j, "model"), "zoo:mlp");
     ck_assert_msg(!strcmp(str_at(j, "verdict"), "pass"), "verdict %s: %.800s", str_at(j, "verdict"),
                   r.body);
     long long id = json_integer_value(json_object_get(j, "id"));
