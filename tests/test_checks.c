@@ -10,6 +10,7 @@
 
 #include "eq.h"
 #include "eq_checks.h"
+#include "eq_blas.h"
 #include "eq_job.h"
 #include "eq_job_internal.h"
 #include "eq_npy.h"
@@ -725,12 +726,16 @@ START_TEST(hooks_and_report_fields)
     ck_assert_int_eq(h.last_total, 10);
     ck_assert_int_eq(h.tensors, 10 * 3); /* 1 output + 2 endpoints per pass */
     static const char *top[] = {"format", "name", "verdict", "status", "summary", "job",
-                                "settings", "checks", "check_counts", "models", "timing"};
+                                "settings", "checks", "check_counts", "models", "timing",
+                                "engine"};
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         ck_assert_msg(json_object_get(r, top[i]) != NULL, "report lacks %s", top[i]);
     ck_assert_ptr_null(json_object_get(r, "error"));
     ck_assert_str_eq(json_string_value(json_object_get(r, "format")), "equivd-report/1");
     ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
+    const json_t *eng = json_object_get(r, "engine");
+    ck_assert_str_eq(json_string_value(json_object_get(eng, "blis_arch")), eq_blas_info_get()->arch);
+    ck_assert_int_eq(json_integer_value(json_object_get(eng, "threads")), eq_blas_info_get()->threads);
     const json_t *t = json_object_get(r, "timing");
     static const char *tk[] = {"wall_seconds", "pass_seconds", "overhead_seconds",
                                "overhead_fraction", "passes", "planned_passes"};
