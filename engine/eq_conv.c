@@ -2,10 +2,15 @@
  * M = N*Ho*Wo output pixels and K = kh*kw*Cin, which is exactly the HWIO
  * filter read as a row-major [K, Cout] matrix.
  *
+ * The GEMM: on a CPU with AVX-512 the engine's own kernel
+ * (eq_gemm_packed.c) on the filter packed into column panels, packed once
+ * per graph by graph mode (eq_conv2d_prepacked) or into the workspace on
+ * every call; elsewhere (or with EQ_GEMM=blis) BLIS's sgemm and a separate
+ * epilogue pass.
+ *
  * Paths:
  *  - 1x1, stride 1: the NHWC input already is the [M, Cin] patch matrix, so
- *    the conv is one GEMM on it (all threads inside BLIS), no copy, then
- *    the epilogue;
+ *    the conv is one GEMM on it (all threads), no copy;
  *  - everything else is lowered with im2col into the workspace, a chunk of
  *    output rows at a time, each chunk followed by its GEMM and its epilogue
  *    while its rows are still in cache. With enough rows per thread
@@ -13,18 +18,18 @@
  *    share of the rows with a private panel and a one-thread GEMM: no
  *    barrier between the steps and each panel stays in its core's L2. This
  *    beat sharing every step between the threads on all the IRv2 shapes
- *    measured, even though each thread then packs the whole filter itself.
- *    Few rows (8x8 maps) would leave the threads idle, so there every step
- *    is shared (BLIS then splits along Cout).
- * Each output element is one BLIS dot product over the whole K, and the
- * epilogue (bias, activation) is the shared eq_epilogue_apply, so y equals
- * conv, then bias_add, then the activation, bit for bit. For a fixed thread
- * count and workspace limit the chunking is fixed, so runs are identical. */
+ *    measured. Few rows (8x8 maps) would leave the threads idle, so there
+ *    every step is shared (the GEMM then splits along Cout).
+ * The epilogue (bias, activation) computes the formulas of eq_epilogue.h,
+ * so y equals conv, then bias_add, then the activation, bit for bit. For a
+ * fixed thread count and workspace limit the chunking is fixed, so runs
+ * are identical (with the packed kernel, whatever the chunking). */
 #include <omp.h>
 #include <string.h>
 
 #include "eq_blas.h"
 #include "eq_epilogue.h"
+#include "eq_gemm_packed.h"
 #include "eq_ops.h"
 
 /* Bytes of im2col panel plus output per chunk and thread: both should stay
@@ -382,12 +387,34 @@ static int64_t chunk_rows(const conv_geom *g, int lanes, size_t limit)
     return (share + chunks - 1) / chunks;
 }
 
+/* The filter as the GEMM sees it: w is HWIO read as [K, Cout]; wp is the
+ * same filter packed for eq_gemm_packed, or NULL for the BLIS path. */
+typedef struct conv_filter {
+    const float *w, *wp;
+} conv_filter;
+
+/* y[rows, Cout] = act(a[rows, K] * w + bias) on `threads` threads. */
+static void conv_gemm(const conv_geom *g, const float *a, int64_t rows, const conv_filter *f,
+                      const float *bias, eq_activation act, float *y, int threads)
+{
+    if (f->wp) {
+        eq_gemm_packed(threads, rows, g->cout, g->k, a, g->k, f->wp, bias, act, y, g->cout);
+        return;
+    }
+    if (threads > 1)
+        eq_sgemm(0, 0, rows, g->cout, g->k, 1.0f, a, g->k, f->w, g->cout, 0.0f, y, g->cout);
+    else
+        eq_sgemm_threads(1, 0, 0, rows, g->cout, g->k, 1.0f, a, g->k, f->w, g->cout, 0.0f, y,
+                         g->cout);
+    eq_epilogue_apply(y, y, rows, g->cout, bias, act, threads);
+}
+
 /* Output rows [lo, hi) chunk by chunk: im2col, GEMM, epilogue, so each
  * chunk's panel and output are still in cache for the next step. threads
  * is how many threads each step may use (1 inside split mode). */
-static void conv_rows(const conv_geom *g, const float *x, const float *w, const float *bias,
-                      eq_activation act, float *y, int64_t lo, int64_t hi, int64_t rows,
-                      float *panel, int threads)
+static void conv_rows(const conv_geom *g, const float *x, const conv_filter *f,
+                      const float *bias, eq_activation act, float *y, int64_t lo, int64_t hi,
+                      int64_t rows, float *panel, int threads)
 {
     for (int64_t m0 = lo; m0 < hi; m0 += rows) {
         int64_t mc = hi - m0 < rows ? hi - m0 : rows;
@@ -395,20 +422,37 @@ static void conv_rows(const conv_geom *g, const float *x, const float *w, const 
             im2col_chunk(g, x, m0, mc, panel, threads);
         else
             im2col_rows(g, x, m0, m0 + mc, panel);
-        float *yc = y + m0 * g->cout;
-        if (threads > 1)
-            eq_sgemm(0, 0, mc, g->cout, g->k, 1.0f, panel, g->k, w, g->cout, 0.0f, yc,
-                     g->cout);
-        else
-            eq_sgemm_threads(1, 0, 0, mc, g->cout, g->k, 1.0f, panel, g->k, w, g->cout,
-                             0.0f, yc, g->cout);
-        eq_epilogue_apply(yc, yc, mc, g->cout, bias, act, threads);
+        conv_gemm(g, panel, mc, f, bias, act, y + m0 * g->cout, threads);
+    }
+}
+
+/* Pack the [K, Cout] filter for eq_gemm_packed, the panels split over the
+ * threads (a copy: the split cannot change a value). */
+static void pack_filter(const conv_geom *g, const float *w, float *wp, int threads)
+{
+    int64_t panels = (g->cout + EQ_PACK_NR - 1) / EQ_PACK_NR;
+    int nt = threads > 1 && g->k * g->cout >= ((int64_t)1 << 16) ? threads : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = nt > 1 ? omp_get_thread_num() : 0;
+        int tn = nt > 1 ? omp_get_num_threads() : 1;
+        int64_t p0 = panels * t / tn, p1 = panels * (t + 1) / tn;
+        int64_t j0 = p0 * EQ_PACK_NR, j1 = p1 * EQ_PACK_NR < g->cout ? p1 * EQ_PACK_NR : g->cout;
+        if (j1 > j0)
+            eq_pack_b(w + j0, g->cout, g->k, j1 - j0, wp + (size_t)p0 * (size_t)g->k * EQ_PACK_NR);
     }
 }
 
 eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bias,
                     const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,
                     eq_error *err)
+{
+    return eq_conv2d_prepacked(x, w, NULL, bias, p, y, ws, err);
+}
+
+eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const float *w_packed,
+                              const eq_tensor *bias, const eq_conv2d_params *p, eq_tensor *y,
+                              eq_workspace *ws, eq_error *err)
 {
     EQ_ASSERT(y);
     conv_geom g;
@@ -430,45 +474,59 @@ eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bia
     float *yd = eq_tensor_f32(y);
     int threads = eq_blas_threads();
 
-    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) {
-        eq_sgemm(0, 0, g.m, g.cout, g.k, 1.0f, xd, g.k, wd, g.cout, 0.0f, yd, g.cout);
-        eq_epilogue_apply(yd, yd, g.m, g.cout, bd, p->activation, threads);
-        return EQ_OK;
-    }
+    int packed = eq_gemm_packed_enabled();
+    conv_filter f = {wd, packed ? w_packed : NULL};
+    int direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
 
     /* Split mode (see the top of the file) needs enough rows per thread
      * to repay each thread packing the whole filter itself. */
-    int lanes = threads > 1 && g.m / threads >= EQ_CONV_SPLIT_MIN_ROWS ? threads : 1;
+    int lanes = !direct && threads > 1 && g.m / threads >= EQ_CONV_SPLIT_MIN_ROWS ? threads : 1;
     eq_workspace local = {0};
     eq_workspace *scratch = ws ? ws : &local;
     size_t limit = scratch->limit ? scratch->limit : (size_t)64 << 20;
     size_t row_bytes = (size_t)g.k * sizeof(float);
-    int64_t rows = chunk_rows(&g, lanes, limit);
-    if (rows < 1 && lanes > 1) {
+    /* a filter packed here sits at the start of the workspace, the im2col
+     * panels after it */
+    size_t pack_bytes = packed && !f.wp ? eq_packed_floats(g.k, g.cout) * sizeof(float) : 0;
+    size_t avail = limit > pack_bytes ? limit - pack_bytes : 0;
+    int64_t rows = direct ? 0 : chunk_rows(&g, lanes, avail);
+    if (!direct && rows < 1 && lanes > 1) {
         lanes = 1;
-        rows = chunk_rows(&g, lanes, limit);
+        rows = chunk_rows(&g, lanes, avail);
     }
-    st = eq_workspace_reserve(
-        scratch, (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes, err);
+    size_t panel_bytes = direct ? 0 : (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes;
+    if (pack_bytes + panel_bytes > 0)
+        st = eq_workspace_reserve(scratch, pack_bytes + panel_bytes, err);
     if (st != EQ_OK) {
         char sx[128], sw[128];
-        eq_error_prefix(err, "conv2d: input %s with filter %s: im2col: ",
-                        shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw));
+        eq_error_prefix(err, "conv2d: input %s with filter %s: %s: ",
+                        shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw),
+                        pack_bytes ? "packed filter and im2col" : "im2col");
         if (scratch == &local)
             eq_workspace_release(&local);
         return st;
     }
-    float *panel = scratch->data;
-    if (lanes > 1) {
-#pragma omp parallel num_threads(lanes)
-        {
-            int t = omp_get_thread_num(), tn = omp_get_num_threads();
-            int64_t lo = g.m * t / tn, hi = g.m * (t + 1) / tn;
-            conv_rows(&g, xd, wd, bd, p->activation, yd, lo, hi, rows,
-                      panel + (size_t)t * (size_t)rows * (size_t)g.k, 1);
-        }
+    if (pack_bytes) {
+        pack_filter(&g, wd, scratch->data, threads);
+        f.wp = scratch->data;
+    }
+
+    if (direct) {
+        /* 1x1, stride 1: the input is the patch matrix */
+        conv_gemm(&g, xd, g.m, &f, bd, p->activation, yd, threads);
     } else {
-        conv_rows(&g, xd, wd, bd, p->activation, yd, 0, g.m, rows, panel, threads);
+        float *panel = (float *)((char *)scratch->data + pack_bytes);
+        if (lanes > 1) {
+#pragma omp parallel num_threads(lanes)
+            {
+                int t = omp_get_thread_num(), tn = omp_get_num_threads();
+                int64_t lo = g.m * t / tn, hi = g.m * (t + 1) / tn;
+                conv_rows(&g, xd, &f, bd, p->activation, yd, lo, hi, rows,
+                          panel + (size_t)t * (size_t)rows * (size_t)g.k, 1);
+            }
+        } else {
+            conv_rows(&g, xd, &f, bd, p->activation, yd, 0, g.m, rows, panel, threads);
+        }
     }
     if (scratch == &local)
         eq_workspace_release(&local);

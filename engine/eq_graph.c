@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "eq_alloc.h"
+#include "eq_gemm_packed.h"
 
 /* ---- pass names and options ------------------------------------------- */
 
@@ -353,6 +354,69 @@ eq_status eq_graph_fetch(eq_graph *g, const eq_value *v, int *index, eq_error *e
     return EQ_OK;
 }
 
+/* ---- packed filters ------------------------------------------------------ */
+
+/* A conv whose filter is ready before a run (a variable, a constant or
+ * folded weights) gets the filter packed once for the GEMM kernel, as an
+ * inference runtime prepacks its weights; it is packed again whenever the
+ * variable store changes. The kernel is the same one eq_conv2d uses when it
+ * packs on every call (eager mode), so this changes no result. */
+static int has_static_filter(const eq_graph *g, const gnode *n)
+{
+    if (!n->alive || n->kind != GN_OP || n->desc.kind != EQ_OP_CONV2D || n->n_in < 2)
+        return 0;
+    const gnode *w = &g->nodes[n->in[1]];
+    return (w->kind == GN_VARIABLE || w->kind == GN_CONSTANT || w->kind == GN_DERIVED) &&
+           eq_graph_node_tensor(g, n->in[1])->dtype == EQ_F32 &&
+           eq_graph_node_tensor(g, n->in[1])->rank == 4;
+}
+
+static void filter_dims(const eq_graph *g, const gnode *n, int64_t *k, int64_t *cout)
+{
+    const eq_tensor *w = eq_graph_node_tensor(g, n->in[1]);
+    *k = w->shape[0] * w->shape[1] * w->shape[2];
+    *cout = w->shape[3];
+}
+
+static void packed_filters_refresh(eq_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        gnode *n = &g->nodes[i];
+        if (!n->packed)
+            continue;
+        int64_t k, cout;
+        filter_dims(g, n, &k, &cout);
+        eq_pack_b(eq_tensor_f32(eq_graph_node_tensor(g, n->in[1])), cout, k, cout,
+                  n->packed);
+    }
+}
+
+static eq_status packed_filters_new(eq_graph *g, eq_error *err)
+{
+    if (!eq_gemm_packed_enabled())
+        return EQ_OK;
+    for (int i = 0; i < g->n_nodes; i++) {
+        gnode *n = &g->nodes[i];
+        if (!has_static_filter(g, n))
+            continue;
+        int64_t k, cout;
+        filter_dims(g, n, &k, &cout);
+        size_t bytes = eq_packed_floats(k, cout) * sizeof(float);
+        n->packed = eq_arena_alloc(g->arena, bytes);
+        if (!n->packed)
+            return eq_error_set(err, EQ_ERR_NOMEM,
+                                "graph: out of memory for the packed filter of %s",
+                                n->name ? n->name : "a conv2d");
+        g->has_packed = 1;
+        g->stats.packed++;
+        g->stats.packed_bytes += bytes;
+    }
+    packed_filters_refresh(g);
+    if (g->vars)
+        g->folded_version = eq_varstore_version(g->vars);
+    return EQ_OK;
+}
+
 /* ---- finalize ---------------------------------------------------------- */
 
 static void build_description(eq_graph *g)
@@ -363,6 +427,9 @@ static void build_description(eq_graph *g)
     if (s->derived)
         len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
                         " (+%d folded tensors, %zu bytes)", s->derived, s->derived_bytes);
+    if (s->packed)
+        len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
+                        " (+%d packed filters, %zu bytes)", s->packed, s->packed_bytes);
     len += snprintf(g->describe + len, sizeof g->describe - (size_t)len,
                     "; %d executed; activations %zu bytes planned (%zu unshared); passes:",
                     g->n_order, s->planned_bytes, s->unshared_bytes);
@@ -435,6 +502,8 @@ static eq_status finalize(eq_graph *g, eq_error *err)
         }
     if (g->has_derived && (st = eq_graph_refresh_derived(g, err)) != EQ_OK)
         return st;
+    if ((st = packed_filters_new(g, err)) != EQ_OK)
+        return st;
     g->stats.nodes_after = eq_graph_node_count(g);
     return EQ_OK;
 }
@@ -480,6 +549,15 @@ static eq_status run_node(eq_graph *g, int id, eq_error *err)
     const eq_tensor *ins[EQ_OP_MAX_INPUTS];
     for (int k = 0; k < n->n_in; k++)
         ins[k] = eq_graph_node_tensor(g, n->in[k]);
+    if (n->packed) {
+        const eq_opdesc *d = &n->desc;
+        eq_status st = eq_conv2d_prepacked(ins[0], ins[1], n->packed,
+                                           d->has_bias ? ins[2] : NULL, &d->conv, &n->out,
+                                           &g->ws, err);
+        if (st != EQ_OK && d->name)
+            eq_error_prefix(err, "%s (%s): ", d->name, eq_opkind_name(d->kind));
+        return st;
+    }
     return eq_opdesc_execute(&n->desc, ins, n->n_in, &n->out, &g->ws, err);
 }
 
@@ -494,9 +572,14 @@ eq_status eq_graph_run(eq_graph *g, const eq_tensor *input, eq_error *err)
         return st;
     if (g->input >= 0)
         g->nodes[g->input].out.data = input->data;
-    if (g->has_derived && g->vars && eq_varstore_version(g->vars) != g->folded_version &&
-        (st = eq_graph_refresh_derived(g, err)) != EQ_OK)
-        return st;
+    if ((g->has_derived || g->has_packed) && g->vars &&
+        eq_varstore_version(g->vars) != g->folded_version) {
+        /* folded weights first: packed filters may be made from them */
+        if (g->has_derived && (st = eq_graph_refresh_derived(g, err)) != EQ_OK)
+            return st;
+        packed_filters_refresh(g);
+        g->folded_version = eq_varstore_version(g->vars);
+    }
     for (int i = 0; i < g->n_order; i++)
         if ((st = run_node(g, g->order[i], err)) != EQ_OK) {
             eq_error_prefix(err, "graph run: ");

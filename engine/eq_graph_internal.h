@@ -67,6 +67,9 @@ typedef struct gnode {
     int planned;          /* output lives in the plan block */
     size_t offset;        /* in the plan block */
     int alias_of;         /* shares this node's buffer (reshape, in place), or -1 */
+
+    float *packed;        /* CONV2D with a static filter: the filter packed
+                             for eq_gemm_packed (arena), or NULL */
 } gnode;
 
 /* Counts kept for describe(). */
@@ -77,6 +80,8 @@ typedef struct graph_stats {
     size_t unshared_bytes;    /* what one buffer per output would take */
     int derived;              /* folded tensors */
     size_t derived_bytes;     /* their memory: a second copy of folded weights */
+    int packed;               /* conv filters packed once for the GEMM kernel */
+    size_t packed_bytes;
 } graph_stats;
 
 struct eq_graph {
@@ -103,6 +108,7 @@ struct eq_graph {
 
     uint64_t folded_version;  /* store version of the last refresh */
     int has_derived;
+    int has_packed;           /* some conv holds a packed filter */
 
     graph_stats stats;
     char describe[512];

@@ -18,6 +18,7 @@
 
 #include "eq_alloc.h"
 #include "eq_blas.h"
+#include "eq_gemm_packed.h"
 #include "eq_checks.h"
 #include "eq_rng.h"
 
@@ -496,12 +497,13 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(timing, "passes", json_integer(run.passes_done));
     json_object_set_new(timing, "planned_passes", json_integer(job_plan_passes(job)));
     json_object_set_new(report, "timing", timing);
-    /* Which BLIS kernels and how many threads computed these numbers: a
-     * kernel set or thread count change can move results by an ulp. */
+    /* Which kernels and how many threads computed these numbers: a kernel
+     * set or thread count change can move results by an ulp. */
     const eq_blas_info *bi = eq_blas_info_get();
     json_object_set_new(report, "engine",
-                        json_pack("{s:s, s:i, s:s, s:i, s:s, s:s}", "blis_arch", bi->arch,
+                        json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:s}", "blis_arch", bi->arch,
                                   "blis_arch_id", bi->arch_id, "blis_arch_source", bi->source,
+                                  "conv_gemm", eq_gemm_packed_enabled() ? "packed-avx512" : "blis",
                                   "threads", bi->threads, "cpu_features", bi->cpu_features,
                                   "version", PACKAGE_VERSION));
     overall_summary(report, verdict);

@@ -11,6 +11,7 @@
 #include "eq.h"
 #include "eq_checks.h"
 #include "eq_blas.h"
+#include "eq_gemm_packed.h"
 #include "eq_job.h"
 #include "eq_job_internal.h"
 #include "eq_npy.h"
@@ -736,6 +737,8 @@ START_TEST(hooks_and_report_fields)
     const json_t *eng = json_object_get(r, "engine");
     ck_assert_str_eq(json_string_value(json_object_get(eng, "blis_arch")), eq_blas_info_get()->arch);
     ck_assert_int_eq(json_integer_value(json_object_get(eng, "threads")), eq_blas_info_get()->threads);
+    ck_assert_str_eq(json_string_value(json_object_get(eng, "conv_gemm")),
+                     eq_gemm_packed_enabled() ? "packed-avx512" : "blis");
     const json_t *t = json_object_get(r, "timing");
     static const char *tk[] = {"wall_seconds", "pass_seconds", "overhead_seconds",
                                "overhead_fraction", "passes", "planned_passes"};

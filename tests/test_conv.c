@@ -1,16 +1,26 @@
 /* test_conv.c - conv2d against a naive double-precision loop, small
  * hand-computed cases, the 1x1 path, the fused epilogue, determinism and
- * every error path. */
+ * every error path. Every test runs twice: with the engine's packed GEMM
+ * kernel (when the CPU has AVX-512) and with BLIS (EQ_GEMM=blis's path). */
 #include <check.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eq.h"
+#include "eq_gemm_packed.h"
 
 /* ---- helpers ------------------------------------------------------------ */
+
+/* Workspace bytes a conv needs for its filter on top of im2col: the
+ * packed copy of the [K, Cout] filter on the packed path, none on BLIS's. */
+static size_t filter_bytes(int64_t k, int64_t cout)
+{
+    return eq_gemm_packed_enabled() ? eq_packed_floats(k, cout) * sizeof(float) : 0;
+}
 
 static unsigned rng_state = 12345u;
 
@@ -223,9 +233,9 @@ START_TEST(conv_chunked_and_split)
     eq_blas_set_threads(2);
     conv_case big = {2, 23, 21, 13, 3, 3, 17, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU};
     ck_assert(run_case(&big, &ws, "split"));
-    ws.limit = 3 * 3 * 13 * sizeof(float) * 40; /* 40 im2col rows */
+    ws.limit = filter_bytes(3 * 3 * 13, 17) + 3 * 3 * 13 * sizeof(float) * 40; /* 40 rows */
     ck_assert(run_case(&big, &ws, "split, small chunks"));
-    ws.limit = 3 * 3 * 13 * sizeof(float) * 1; /* one row: no split */
+    ws.limit = filter_bytes(3 * 3 * 13, 17) + 3 * 3 * 13 * sizeof(float) * 1; /* no split */
     ck_assert(run_case(&big, &ws, "one row per chunk"));
     eq_workspace_release(&ws);
     /* few output rows: every step shared by the threads */
@@ -350,13 +360,22 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     eq_tensor *y = tnew(a, 4, ys);
     eq_workspace ws = {0};
     ck_assert_int_eq(eq_conv2d(x, w, NULL, &p, y, &ws, NULL), EQ_OK);
-    /* no im2col: the workspace was never touched */
-    ck_assert_ptr_null(ws.data);
-    ck_assert_uint_eq(ws.size, 0);
-    /* and it is exactly the GEMM of the input as an [M, Cin] matrix */
+    /* no im2col: the workspace holds at most the packed filter */
     eq_tensor *g = tnew(a, 4, ys);
-    eq_sgemm(0, 0, 2 * 7 * 9, 19, 24, 1.0f, eq_tensor_f32(x), 24, eq_tensor_f32(w), 19,
-             0.0f, eq_tensor_f32(g), 19);
+    if (eq_gemm_packed_enabled()) {
+        ck_assert_uint_eq(ws.size, filter_bytes(24, 19));
+        /* and it is exactly the GEMM of the input as an [M, Cin] matrix */
+        float *wp = malloc(filter_bytes(24, 19));
+        eq_pack_b(eq_tensor_f32(w), 19, 24, 19, wp);
+        eq_gemm_packed(1, 2 * 7 * 9, 19, 24, eq_tensor_f32(x), 24, wp, NULL, EQ_ACT_NONE,
+                       eq_tensor_f32(g), 19);
+        free(wp);
+    } else {
+        ck_assert_ptr_null(ws.data);
+        ck_assert_uint_eq(ws.size, 0);
+        eq_sgemm(0, 0, 2 * 7 * 9, 19, 24, 1.0f, eq_tensor_f32(x), 24, eq_tensor_f32(w), 19,
+                 0.0f, eq_tensor_f32(g), 19);
+    }
     ck_assert_int_eq(memcmp(y->data, g->data, eq_tensor_nbytes(y)), 0);
     double *ref = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
     double *sa = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
@@ -371,7 +390,9 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     ck_assert_int_eq(eq_conv2d_shape(xb, wb, bb, &pb, ybs, NULL), EQ_OK);
     eq_tensor *yb = tnew(a, 4, ybs);
     ck_assert_int_eq(eq_conv2d(xb, wb, bb, &pb, yb, &ws, NULL), EQ_OK);
-    ck_assert_ptr_null(ws.data);
+    ck_assert_uint_eq(ws.size, filter_bytes(16, 24) > filter_bytes(24, 19)
+                                   ? filter_bytes(16, 24)
+                                   : filter_bytes(24, 19));
     double *refb = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     double *sab = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     ref_conv(xb, wb, bb, &pb, ybs, refb, sab);
@@ -382,8 +403,10 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     eq_conv2d_params p2 = {2, 2, 1, 1, EQ_PAD_SAME, EQ_ACT_NONE};
     ck_assert_int_eq(eq_conv2d_shape(x, w, NULL, &p2, ys, NULL), EQ_OK);
     eq_tensor *y2 = tnew(a, 4, ys);
+    size_t before = ws.size;
     ck_assert_int_eq(eq_conv2d(x, w, NULL, &p2, y2, &ws, NULL), EQ_OK);
     ck_assert_ptr_nonnull(ws.data);
+    ck_assert_uint_gt(ws.size, before);
     ref_conv(x, w, NULL, &p2, ys, ref, sa);
     check_close(y2, ref, sa, 24, "1x1 stride 2");
     free(ref);
@@ -631,7 +654,13 @@ START_TEST(conv_error_workspace_limit_and_nomem)
     ck_assert_ptr_nonnull(strstr(err.message, "conv2d: input [1, 8, 8, 3] with filter "
                                               "[3, 3, 3, 8]"));
     ck_assert_ptr_nonnull(strstr(err.message, "limit of 100 bytes"));
-    ws.limit = 108;
+    if (eq_gemm_packed_enabled()) {
+        /* the packed filter counts against the limit too, and says so */
+        ws.limit = 108;
+        ck_assert_int_eq(eq_conv2d(f.x, f.w, NULL, &f.p, y, &ws, &err), EQ_ERR_LIMIT);
+        ck_assert_ptr_nonnull(strstr(err.message, "packed filter and im2col"));
+    }
+    ws.limit = filter_bytes(27, 8) + 108;
     ck_assert_int_eq(eq_conv2d(f.x, f.w, NULL, &f.p, y, &ws, &err), EQ_OK);
     eq_workspace_release(&ws);
     /* out of memory for the scratch: an error, nothing written, no leak */
@@ -647,29 +676,37 @@ START_TEST(conv_error_workspace_limit_and_nomem)
 }
 END_TEST
 
-static Suite *conv_suite(void)
+static void use_blis(void) { eq_gemm_packed_set_enabled(0); }
+static void use_packed(void) { eq_gemm_packed_set_enabled(1); }
+
+/* The same tests under one kernel path; `setup` picks it in each test's
+ * process (checked fixtures run after the fork). */
+static void add_tcases(Suite *s, const char *const names[4], void (*setup)(void))
 {
-    Suite *s = suite_create("conv");
-    TCase *t = tcase_create("reference");
+    TCase *t = tcase_create(names[0]);
+    tcase_add_checked_fixture(t, setup, NULL);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, conv_random_shapes_1_thread);
     tcase_add_test(t, conv_random_shapes_2_threads);
     tcase_add_test(t, conv_chunked_and_split);
     suite_add_tcase(s, t);
-    t = tcase_create("hand");
+    t = tcase_create(names[1]);
+    tcase_add_checked_fixture(t, setup, NULL);
     tcase_add_test(t, conv_hand_3x3_input_2x2_kernel_valid);
     tcase_add_test(t, conv_hand_same_pads_bottom_right);
     tcase_add_test(t, conv_hand_same_stride2_even_size);
     tcase_add_test(t, conv_hand_stride2_valid_and_dilation);
     tcase_add_test(t, conv_hand_channels_bias_relu);
     suite_add_tcase(s, t);
-    t = tcase_create("paths");
+    t = tcase_create(names[2]);
+    tcase_add_checked_fixture(t, setup, NULL);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, conv_1x1_is_one_gemm_without_scratch);
     tcase_add_test(t, conv_fused_equals_separate_ops);
     tcase_add_test(t, conv_deterministic_at_2_threads);
     suite_add_tcase(s, t);
-    t = tcase_create("errors");
+    t = tcase_create(names[3]);
+    tcase_add_checked_fixture(t, setup, NULL);
     tcase_add_test(t, conv_error_channels_mismatch);
     tcase_add_test(t, conv_error_rank);
     tcase_add_test(t, conv_error_bias);
@@ -679,6 +716,17 @@ static Suite *conv_suite(void)
     tcase_add_test(t, conv_error_output_shape);
     tcase_add_test(t, conv_error_workspace_limit_and_nomem);
     suite_add_tcase(s, t);
+}
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("conv");
+    static const char *const packed[4] = {"reference/packed", "hand/packed",
+                                          "paths/packed", "errors/packed"};
+    static const char *const blis[4] = {"reference/blis", "hand/blis", "paths/blis",
+                                        "errors/blis"};
+    add_tcases(s, packed, use_packed);
+    add_tcases(s, blis, use_blis);
     return s;
 }
 

@@ -15,6 +15,7 @@
 
 #include "eq_alloc.h"
 #include "eq_blas.h"
+#include "eq_gemm_packed.h"
 #include "eq_graph.h"
 #include "eq_graph_internal.h"
 #include "eq_rng.h"
@@ -610,6 +611,53 @@ START_TEST(fold_batch_norm_hand_values)
 }
 END_TEST
 
+/* A conv's filter is packed once for the GEMM kernel (when this CPU runs
+ * it) and packed again when the store changes: with every pass off, a new
+ * filter value shows in the next run. */
+START_TEST(packed_filters_follow_variable_changes)
+{
+    eq_error err;
+    eq_varstore *vs = eq_varstore_new();
+    int64_t ws[4] = {1, 1, 2, 2}, xs[4] = {1, 1, 1, 2};
+    eq_var *w = eq_varstore_add(vs, "w", 4, ws, 1, "t", "", "", 1, &err);
+    float wv[4] = {1, 2, 3, 4};
+    memcpy(w->value->data, wv, sizeof wv);
+    eq_graph *g = eq_graph_new(vs, &err);
+    eq_backend *b = eq_graph_backend(g);
+    eq_value *x, *vw;
+    ck_assert_int_eq(eq_graph_input(g, 4, xs, &x, &err), EQ_OK);
+    ck_assert_int_eq(b->vt->variable(b, w, &vw, &err), EQ_OK);
+    eq_value *y = op2(b, conv_desc(1, EQ_PAD_VALID), x, vw);
+    ck_assert_int_eq(eq_graph_fetch(g, y, NULL, &err), EQ_OK);
+    eq_graph_options o;
+    options_only(&o, -1);
+    ck_assert_int_eq(eq_graph_finalize(g, &o, &err), EQ_OK);
+    int packed = eq_gemm_packed_enabled();
+    ck_assert_int_eq(g->stats.packed, packed);
+    /* one panel of 32 columns over K = 2 rows */
+    ck_assert_uint_eq(g->stats.packed_bytes, packed ? 2 * 32 * sizeof(float) : 0);
+    ck_assert((strstr(eq_graph_describe(g), "+1 packed filters, 256 bytes") != NULL) ==
+              packed);
+    float xv[2] = {1, 1};
+    eq_tensor xt;
+    eq_tensor_view(&xt, EQ_F32, 4, xs, xv, NULL);
+    ck_assert_int_eq(eq_graph_run(g, &xt, &err), EQ_OK);
+    const float *r = eq_tensor_f32(eq_graph_result(g, 0));
+    ck_assert_float_eq(r[0], 4.0f); /* 1*1 + 3*1 */
+    ck_assert_float_eq(r[1], 6.0f); /* 2*1 + 4*1 */
+    /* w = [[1, 0], [0, 5]] through the store */
+    float wv2[4] = {1, 0, 0, 5};
+    memcpy(w->value->data, wv2, sizeof wv2);
+    eq_varstore_mark_changed(vs);
+    ck_assert_int_eq(eq_graph_run(g, &xt, &err), EQ_OK);
+    r = eq_tensor_f32(eq_graph_result(g, 0));
+    ck_assert_float_eq(r[0], 1.0f);
+    ck_assert_float_eq(r[1], 5.0f);
+    eq_graph_free(g);
+    eq_varstore_free(vs);
+}
+END_TEST
+
 START_TEST(folded_weights_follow_variable_changes)
 {
     for (int mi = 0; mi < 3; mi++) {
@@ -1059,6 +1107,7 @@ static Suite *graph_suite(void)
     tcase_add_test(t, node_counts_per_pass);
     tcase_add_test(t, constant_folding_folds_once);
     tcase_add_test(t, fold_batch_norm_hand_values);
+    tcase_add_test(t, packed_filters_follow_variable_changes);
     tcase_add_test(t, folded_weights_follow_variable_changes);
     tcase_add_test(t, fuse_is_exact_and_respects_fetches);
     tcase_add_test(t, prune_removes_unfetched_branch);
