@@ -7,7 +7,9 @@
  * 1..8): eq_sgemm, which has its own loop up to 4 rows, against bli_sgemm.
  *
  * Each conv is timed with its real epilogue (relu, or bias for the 1x1
- * up-projections). The sgemm peer multiplies contiguous row-major
+ * up-projections), twice: as eager mode runs it (eq_conv2d, which packs the
+ * filter on every call when the packed kernel is on) and as graph mode does
+ * (eq_conv2d_prepacked on a filter packed beforehand). The sgemm peer multiplies contiguous row-major
  * A[M,K] * B[K,N] into C[M,N]: the rate a conv would reach if lowering cost
  * nothing. Buffers are allocated and touched once, one warm-up run of each
  * comes first, then conv and sgemm alternate (timings drift over minutes
@@ -20,6 +22,8 @@
 #include <blis.h>
 
 #include "eq.h"
+#include "eq_alloc.h"
+#include "eq_gemm_packed.h"
 
 typedef struct layer {
     const char *name;
@@ -163,7 +167,13 @@ int main(int argc, char **argv)
 
     double *tc = malloc(sizeof(double) * (size_t)reps);
     double *tg = malloc(sizeof(double) * (size_t)reps);
+    double *tp = malloc(sizeof(double) * (size_t)reps);
+    if (!tc || !tg || !tp) {
+        fprintf(stderr, "bench_conv: out of memory\n");
+        return 1;
+    }
     if (small) {
+        free(tp);
         bench_small(reps, tc, tg);
         free(tc);
         free(tg);
@@ -188,8 +198,11 @@ int main(int argc, char **argv)
         eq_aligned_free(c);
     }
 
-    printf("%-16s %-28s %6s %6s %6s %9s %9s %9s %6s\n", "layer", "shape (HxW Cin->Cout)",
-           "M", "N", "K", "conv ms", "conv GF/s", "sgemm GF/s", "ratio");
+    printf("conv GEMM: %s\n\n", eq_gemm_packed_enabled() ? "packed (engine's AVX-512 kernel)"
+                                                          : "BLIS");
+    printf("%-16s %-28s %6s %6s %6s %9s %9s %9s %9s %10s %6s\n", "layer",
+           "shape (HxW Cin->Cout)", "M", "N", "K", "eager ms", "eager GF/s", "graph ms",
+           "graph GF/s", "sgemm GF/s", "ratio");
     eq_workspace ws = {0};
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
@@ -214,26 +227,40 @@ int main(int argc, char **argv)
         float *ga = alloc_filled((size_t)(m * k), &seed);
         float *gc = alloc_filled((size_t)(m * n), &seed);
         double flop = 2.0 * (double)m * (double)n * (double)k;
+        float *wp = NULL; /* the filter packed once, as graph mode keeps it */
+        if (eq_gemm_packed_enabled()) {
+            wp = eq_aligned_alloc(eq_packed_floats(k, n) * sizeof *wp);
+            if (!wp) {
+                fprintf(stderr, "bench_conv: out of memory\n");
+                return 1;
+            }
+            eq_pack_b(w.data, n, k, n, wp);
+        }
 
         if (eq_conv2d(&x, &w, L->bias ? &b : NULL, &p, &y, &ws, &err) != EQ_OK) {
             fprintf(stderr, "bench_conv: %s: %s\n", L->name, err.message);
             return 1;
         }
         time_sgemm(m, n, k, ga, w.data, gc);
+        eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, &p, &y, &ws, NULL);
         for (int r = 0; r < reps; r++) {
             double t = now();
             eq_conv2d(&x, &w, L->bias ? &b : NULL, &p, &y, &ws, NULL);
             tc[r] = now() - t;
+            t = now();
+            eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, &p, &y, &ws, NULL);
+            tp[r] = now() - t;
             tg[r] = time_sgemm(m, n, k, ga, w.data, gc);
         }
-        double c_med = median(tc, reps), g_med = median(tg, reps);
+        double c_med = median(tc, reps), p_med = median(tp, reps), g_med = median(tg, reps);
         char shape[64];
         snprintf(shape, sizeof shape, "%dx%d %dx%d/%d %s %d->%d%s", L->h, L->w, L->kh,
                  L->kw, L->stride, eq_padding_name(L->pad), L->cin, L->cout,
                  L->bias ? " +b" : "");
-        printf("%-16s %-28s %6lld %6lld %6lld %9.3f %9.1f %9.1f %5.0f%%\n", L->name, shape,
-               (long long)m, (long long)n, (long long)k, c_med * 1e3, flop / c_med * 1e-9,
-               flop / g_med * 1e-9, 100.0 * g_med / c_med);
+        printf("%-16s %-28s %6lld %6lld %6lld %9.3f %9.1f %9.3f %9.1f %10.1f %5.0f%%\n",
+               L->name, shape, (long long)m, (long long)n, (long long)k, c_med * 1e3,
+               flop / c_med * 1e-9, p_med * 1e3, flop / p_med * 1e-9, flop / g_med * 1e-9,
+               100.0 * g_med / p_med);
         fflush(stdout);
         eq_aligned_free(x.data);
         eq_aligned_free(w.data);
@@ -241,9 +268,11 @@ int main(int argc, char **argv)
         eq_aligned_free(y.data);
         eq_aligned_free(ga);
         eq_aligned_free(gc);
+        eq_aligned_free(wp);
     }
     eq_workspace_release(&ws);
     free(tc);
     free(tg);
+    free(tp);
     return 0;
 }

@@ -57,6 +57,8 @@ typedef struct gnode {
     eq_rng_kernel rng;    /* GN_RANDOM: TF's per-session kernel state */
 
     derive_kind derive;   /* GN_DERIVED */
+    int transient;        /* GN_DERIVED read only to pack a filter: its tensor
+                             exists only while that filter is packed */
     int src[DS_COUNT];
     float dscale;
     float epsilon;
@@ -79,7 +81,8 @@ typedef struct graph_stats {
     size_t planned_bytes;     /* the block actually allocated */
     size_t unshared_bytes;    /* what one buffer per output would take */
     int derived;              /* folded tensors */
-    size_t derived_bytes;     /* their memory: a second copy of folded weights */
+    size_t derived_bytes;     /* memory of those kept: a second copy of folded weights */
+    int derived_transient;    /* folded only while packing a filter, not kept */
     int packed;               /* conv filters packed once for the GEMM kernel */
     size_t packed_bytes;
 } graph_stats;
@@ -126,8 +129,12 @@ int eq_graph_pass_arithmetic(eq_graph *g, eq_error *err);
 int eq_graph_pass_fold_batch_norm(eq_graph *g, eq_error *err);
 int eq_graph_pass_fuse_bias_activation(eq_graph *g);
 int eq_graph_pass_prune(eq_graph *g);
-/* Recompute every DERIVED node in id order (allocating on first use). */
+/* Recompute every DERIVED node but the transient ones, in id order
+ * (allocating from the arena on first use). */
 eq_status eq_graph_refresh_derived(eq_graph *g, eq_error *err);
+/* Compute one DERIVED node into n->out.data, which the caller has set;
+ * its sources must hold their values. */
+eq_status eq_graph_derive_one(eq_graph *g, int id, eq_error *err);
 
 /* Memory plan (eq_graph_plan.c): execution order, buffers, one block. */
 eq_status eq_graph_plan(eq_graph *g, int reuse, eq_error *err);

@@ -113,11 +113,7 @@ static int derived_new(eq_graph *g, derive_kind how, int shape_of, int rank_one,
         n->out.rank = like->rank;
         memcpy(n->out.shape, like->shape, sizeof n->out.shape);
     }
-    n->out.data = eq_arena_alloc(g->arena, eq_tensor_nbytes(&n->out));
-    if (!n->out.data) {
-        eq_error_set(err, EQ_ERR_NOMEM, "graph: out of memory for folded weights");
-        return -1;
-    }
+    n->out.data = NULL; /* allocated by the first refresh, unless transient */
     n->name = "folded";
     return id;
 }
@@ -160,8 +156,10 @@ static const void *src_data(const eq_graph *g, const gnode *n, int slot)
         eq_free(s);                                                             \
     } while (0)
 
-static eq_status derive(eq_graph *g, gnode *n, eq_error *err)
+eq_status eq_graph_derive_one(eq_graph *g, int id, eq_error *err)
 {
+    gnode *n = &g->nodes[id];
+    EQ_ASSERT(n->kind == GN_DERIVED && n->out.data);
     if (n->out.dtype == EQ_F64)
         DERIVE_BODY(double, sqrt);
     else
@@ -173,11 +171,17 @@ eq_status eq_graph_refresh_derived(eq_graph *g, eq_error *err)
 {
     for (int id = 0; id < g->n_nodes; id++) {
         gnode *n = &g->nodes[id];
-        if (n->alive && n->kind == GN_DERIVED) {
-            eq_status st = derive(g, n, err);
-            if (st != EQ_OK)
-                return st;
+        if (!n->alive || n->kind != GN_DERIVED || n->transient)
+            continue;
+        if (!n->out.data) {
+            n->out.data = eq_arena_alloc(g->arena, eq_tensor_nbytes(&n->out));
+            if (!n->out.data)
+                return eq_error_set(err, EQ_ERR_NOMEM,
+                                    "graph: out of memory for folded weights");
         }
+        eq_status st = eq_graph_derive_one(g, id, err);
+        if (st != EQ_OK)
+            return st;
     }
     g->folded_version = g->vars ? eq_varstore_version(g->vars) : 0;
     return EQ_OK;
