@@ -2,6 +2,7 @@
  *
  *   bench_irv2 --mode graph|eager --batch 1 --runs 7 [--passes all|none|LIST]
  *              [--weights W.safetensors] [--weights-out W.safetensors] [--aux]
+ *              [--profile]
  *
  * Prints one JSON line per invocation (one mode, one batch), so a driver
  * (bench/run_irv2.sh) can interleave it with the peers and take medians:
@@ -13,7 +14,10 @@
  * the engine and the peers run the same weights; --weights-out writes the
  * engine's own initial values instead. The timed pass leaves out the aux
  * head unless --aux, as the peers do; EQ_BENCH_* variables from
- * bench/peers/run_peers.sh fill in the batch, runs and weights. */
+ * bench/peers/run_peers.sh fill in the batch, runs and weights. --profile
+ * also prints, on stderr, where the timed runs spent their time: per op
+ * kind and for the 20 costliest conv shapes (the runner's op timer adds
+ * a clock read per op, well under 1% here). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +71,95 @@ static int load_weights(eq_varstore *vs, const char *path, eq_error *err)
     return rc;
 }
 
+/* ---- --profile: time per op kind and per conv shape ---------------------- */
+
+#define PROF_MAX 128
+
+typedef struct prof_row {
+    char key[96];
+    int count;
+    double seconds;
+    int64_t macs;
+} prof_row;
+
+typedef struct profile {
+    int on; /* only the timed runs count */
+    prof_row kinds[PROF_MAX], convs[PROF_MAX];
+    int n_kinds, n_convs;
+} profile;
+
+static void prof_add(prof_row *rows, int *n, const char *key, const eq_op_timing *t)
+{
+    int i = 0;
+    while (i < *n && strcmp(rows[i].key, key) != 0)
+        i++;
+    if (i == *n) {
+        if (*n == PROF_MAX)
+            return;
+        snprintf(rows[i].key, sizeof rows[i].key, "%s", key);
+        (*n)++;
+    }
+    rows[i].count++;
+    rows[i].seconds += t->seconds;
+    rows[i].macs += t->macs;
+}
+
+static void prof_op(void *ctx, const eq_op_timing *t)
+{
+    profile *p = ctx;
+    if (!p->on)
+        return;
+    prof_add(p->kinds, &p->n_kinds, t->kind, t);
+    if (strcmp(t->kind, "Conv2D") == 0 && t->n_in >= 2 && t->in[1]->rank == 4 &&
+        t->out->rank == 4) {
+        const eq_tensor *x = t->in[0], *w = t->in[1], *y = t->out;
+        char key[96];
+        snprintf(key, sizeof key, "%lldx%lldx%lld -> %lldx%lldx%lld, %lldx%lld",
+                 (long long)x->shape[1], (long long)x->shape[2], (long long)x->shape[3],
+                 (long long)y->shape[1], (long long)y->shape[2], (long long)y->shape[3],
+                 (long long)w->shape[0], (long long)w->shape[1]);
+        prof_add(p->convs, &p->n_convs, key, t);
+    }
+}
+
+static int cmp_row_time(const void *a, const void *b)
+{
+    double x = ((const prof_row *)a)->seconds, y = ((const prof_row *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void prof_print_rows(prof_row *rows, int n, int limit, int runs, double total)
+{
+    qsort(rows, (size_t)n, sizeof *rows, cmp_row_time);
+    for (int i = 0; i < n && i < limit; i++) {
+        double ms = rows[i].seconds * 1e3 / runs;
+        fprintf(stderr, "  %-34s %6d %9.2f %6.1f%%", rows[i].key, rows[i].count / runs, ms,
+                100.0 * rows[i].seconds / total);
+        if (rows[i].macs)
+            fprintf(stderr, " %8.1f", 2.0 * (double)rows[i].macs / rows[i].seconds * 1e-9);
+        fputc('\n', stderr);
+    }
+}
+
+static void prof_print(profile *p, const char *mode, int batch, int runs)
+{
+    double total = 0;
+    for (int i = 0; i < p->n_kinds; i++)
+        total += p->kinds[i].seconds;
+    fprintf(stderr, "profile: %s mode, batch %d, per run (mean of %d runs): %.1f ms in ops\n",
+            mode, batch, runs, total * 1e3 / runs);
+    fprintf(stderr, "  %-34s %6s %9s %7s %8s\n", "op kind", "count", "ms", "share", "GFLOP/s");
+    prof_print_rows(p->kinds, p->n_kinds, PROF_MAX, runs, total);
+    fprintf(stderr, "  %-34s %6s %9s %7s %8s\n", "conv (input -> output, kernel)", "count",
+            "ms", "share", "GFLOP/s");
+    prof_print_rows(p->convs, p->n_convs, 20, runs, total);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = "graph", *passes = "all", *weights_out = NULL, *weights_in = NULL;
-    int batch = 1, runs = 7, threads = 0, aux = 0;
+    int batch = 1, runs = 7, threads = 0, aux = 0, profiling = 0;
+    static profile prof;
     if (getenv("EQ_BENCH_BATCH"))
         batch = atoi(getenv("EQ_BENCH_BATCH"));
     if (getenv("EQ_BENCH_RUNS"))
@@ -83,7 +172,7 @@ int main(int argc, char **argv)
         {"runs", required_argument, 0, 'r'},    {"passes", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"weights-out", required_argument, 0, 'w'},
         {"weights", required_argument, 0, 'W'}, {"aux", no_argument, 0, 'a'},
-        {0, 0, 0, 0}};
+        {"profile", no_argument, 0, 'P'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -95,9 +184,11 @@ int main(int argc, char **argv)
         case 'w': weights_out = optarg; break;
         case 'W': weights_in = optarg; break;
         case 'a': aux = 1; break;
+        case 'P': profiling = 1; break;
         default:
             fprintf(stderr, "usage: bench_irv2 --mode graph|eager --batch N --runs N "
-                            "[--passes all|none|LIST] [--threads N] [--weights-out FILE]\n");
+                            "[--passes all|none|LIST] [--threads N] [--weights FILE] "
+                            "[--weights-out FILE] [--aux] [--profile]\n");
             return 2;
         }
     }
@@ -126,6 +217,10 @@ int main(int argc, char **argv)
     eq_run_config cfg;
     eq_run_config_default(&cfg, strcmp(mode, "graph") == 0 ? EQ_MODE_GRAPH : EQ_MODE_EAGER);
     cfg.skip_reg_loss = 1; /* a forward pass, as the peers run it */
+    if (profiling) {
+        cfg.op_timer = prof_op;
+        cfg.op_timer_ctx = &prof;
+    }
     if (strcmp(passes, "all") != 0) {
         eq_graph_options_all(&cfg.graph, 0);
         char buf[512];
@@ -166,6 +261,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_irv2: %s\n", err.message);
         return 2;
     }
+    prof.on = 1;
     for (int i = 0; i < runs; i++) {
         if (eq_runner_call(r, x, &res, &err) != EQ_OK) {
             fprintf(stderr, "bench_irv2: %s\n", err.message);
@@ -189,6 +285,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++)
         printf(i ? ", %.2f" : "%.2f", ms[i]);
     printf("]}\n");
+    fflush(stdout);
+    if (profiling)
+        prof_print(&prof, mode, batch, runs);
     free(ms);
     free(sorted);
     eq_runner_free(r);

@@ -1,4 +1,5 @@
 /* eq_eager.c - the eager backend (see eq_eager.h). */
+#include "eq_clock.h"
 #include "eq_eager.h"
 
 #include "eq_alloc.h"
@@ -9,6 +10,8 @@ struct eq_eager {
     eq_arena *arena;
     eq_workspace ws;  /* im2col scratch, kept across calls */
     int64_t macs;
+    eq_op_timer timer;
+    void *timer_ctx;
 };
 
 static eq_value *new_value(eq_eager *e, eq_error *err)
@@ -39,10 +42,17 @@ static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     eq_tensor *t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err);
     if (!t)
         return err ? err->status : EQ_ERR_NOMEM;
+    double t0 = e->timer ? eq_now_seconds() : 0;
     st = eq_opdesc_execute(d, ts, n, t, &e->ws, err);
     if (st != EQ_OK)
         return st;
-    e->macs += eq_opdesc_macs(d, ts, n, t);
+    int64_t macs = eq_opdesc_macs(d, ts, n, t);
+    e->macs += macs;
+    if (e->timer) {
+        eq_op_timing tm = {eq_opkind_name(d->kind), d->name, ts, n, t, macs,
+                           eq_now_seconds() - t0};
+        e->timer(e->timer_ctx, &tm);
+    }
     v->t = *t;
     v->node = -1;
     *out = v;
@@ -113,6 +123,12 @@ eq_eager *eq_eager_new(eq_rand *rand, eq_error *err)
     e->base.vt = &eager_vtable;
     e->rand = rand;
     return e;
+}
+
+void eq_eager_set_op_timer(eq_eager *e, eq_op_timer fn, void *ctx)
+{
+    e->timer = fn;
+    e->timer_ctx = ctx;
 }
 
 void eq_eager_free(eq_eager *e)

@@ -18,6 +18,9 @@ void eq_eager_free(eq_eager *e);
 void eq_eager_begin(eq_eager *e, eq_arena *call_arena);
 eq_backend *eq_eager_backend(eq_eager *e);
 
+/* Time every op and report it to fn (NULL: stop). */
+void eq_eager_set_op_timer(eq_eager *e, eq_op_timer fn, void *ctx);
+
 /* Multiply-accumulates executed since eq_eager_begin. */
 int64_t eq_eager_macs(const eq_eager *e);
 

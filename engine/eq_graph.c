@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "eq_alloc.h"
+#include "eq_clock.h"
 #include "eq_gemm_packed.h"
 
 /* ---- pass names and options ------------------------------------------- */
@@ -648,7 +649,7 @@ static eq_status check_input(const eq_graph *g, const eq_tensor *input, eq_error
     return EQ_OK;
 }
 
-static eq_status run_node(eq_graph *g, int id, eq_error *err)
+static eq_status execute_node(eq_graph *g, int id, eq_error *err)
 {
     gnode *n = &g->nodes[id];
     if (n->kind == GN_RANDOM)
@@ -666,6 +667,37 @@ static eq_status run_node(eq_graph *g, int id, eq_error *err)
         return st;
     }
     return eq_opdesc_execute(&n->desc, ins, n->n_in, &n->out, &g->ws, err);
+}
+
+/* execute_node, timed and reported to the op timer when there is one. */
+static eq_status run_node(eq_graph *g, int id, eq_error *err)
+{
+    if (!g->timer)
+        return execute_node(g, id, err);
+    gnode *n = &g->nodes[id];
+    double t0 = eq_now_seconds();
+    eq_status st = execute_node(g, id, err);
+    double dt = eq_now_seconds() - t0;
+    if (st != EQ_OK)
+        return st;
+    const eq_tensor *ins[EQ_OP_MAX_INPUTS];
+    for (int k = 0; k < n->n_in; k++)
+        ins[k] = eq_graph_node_tensor(g, n->in[k]);
+    eq_op_timing tm = {n->kind == GN_RANDOM ? "RandomUniform" : eq_opkind_name(n->desc.kind),
+                       n->kind == GN_RANDOM ? n->name : n->desc.name,
+                       ins,
+                       n->n_in,
+                       &n->out,
+                       n->kind == GN_OP ? eq_opdesc_macs(&n->desc, ins, n->n_in, &n->out) : 0,
+                       dt};
+    g->timer(g->timer_ctx, &tm);
+    return EQ_OK;
+}
+
+void eq_graph_set_op_timer(eq_graph *g, eq_op_timer fn, void *ctx)
+{
+    g->timer = fn;
+    g->timer_ctx = ctx;
 }
 
 eq_status eq_graph_run(eq_graph *g, const eq_tensor *input, eq_error *err)

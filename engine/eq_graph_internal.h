@@ -112,6 +112,8 @@ struct eq_graph {
     uint64_t folded_version;  /* store version of the last refresh */
     int has_derived;
     int has_packed;           /* some conv holds a packed filter */
+    eq_op_timer timer;        /* eq_graph_set_op_timer, or NULL */
+    void *timer_ctx;
 
     graph_stats stats;
     char describe[512];

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eq_clock.h"
 #include "eq_alloc.h"
 #include "eq_blas.h"
 #include "eq_gemm_packed.h"
@@ -28,12 +29,6 @@
  * seed. */
 #define INPUT_GLOBAL_SEED 87654321
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- runners and passes -------------------------------------------------- */
 
@@ -398,7 +393,7 @@ static void overall_summary(json_t *report, const char *verdict)
 
 json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = eq_now_seconds();
     json_t *report = json_object();
     json_t *checks = json_array();
     if (!report || !checks) {
@@ -444,11 +439,11 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
         run.check = job->check_names[i];
         run.check_passes = 0;
         run.check_pass_seconds = 0;
-        double tc = now_seconds();
+        double tc = eq_now_seconds();
         eq_error cerr;
         eq_error_clear(&cerr);
         eq_status st = run_check(&run, job->checks[i], c, &cerr);
-        json_object_set_new(c, "seconds", eq_report_number(now_seconds() - tc));
+        json_object_set_new(c, "seconds", eq_report_number(eq_now_seconds() - tc));
         json_object_set_new(c, "pass_seconds", eq_report_number(run.check_pass_seconds));
         json_object_set_new(c, "passes", json_integer(run.check_passes));
         if (st != EQ_OK) {
@@ -487,7 +482,7 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     eq_runner_free(run.shared[EQ_MODE_EAGER]);
     eq_arena_free(run.arena);
 
-    double wall = now_seconds() - t0;
+    double wall = eq_now_seconds() - t0;
     json_t *timing = json_object();
     json_object_set_new(timing, "wall_seconds", eq_report_number(wall));
     json_object_set_new(timing, "pass_seconds", eq_report_number(run.pass_seconds));

@@ -1,4 +1,5 @@
 /* eq_runner.c - one model in one mode: variables, seeds, calls. */
+#include "eq_clock.h"
 #include "eq_runtime.h"
 
 #include <string.h>
@@ -42,12 +43,6 @@ void eq_run_config_default(eq_run_config *c, eq_mode mode)
     eq_graph_options_all(&c->graph, 1);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 eq_runner *eq_runner_new(const eq_model *m, const eq_run_config *cfg, eq_error *err)
 {
@@ -75,6 +70,7 @@ eq_runner *eq_runner_new(const eq_model *m, const eq_run_config *cfg, eq_error *
         r->eager = eq_eager_new(r->rand, err);
         if (!r->eager)
             goto fail;
+        eq_eager_set_op_timer(r->eager, cfg->op_timer, cfg->op_timer_ctx);
     }
     return r;
 fail:
@@ -163,6 +159,7 @@ static eq_status graph_build(eq_runner *r, const eq_tensor *input, eq_error *err
     r->graph = eq_graph_new(r->vars, err);
     if (!r->graph)
         return err ? err->status : EQ_ERR_NOMEM;
+    eq_graph_set_op_timer(r->graph, r->cfg.op_timer, r->cfg.op_timer_ctx);
     eq_value *in;
     eq_status st = eq_graph_input(r->graph, input->rank, input->shape, &in, err);
     if (st != EQ_OK)
@@ -220,7 +217,7 @@ static eq_status graph_call(eq_runner *r, const eq_tensor *input, eq_error *err)
 eq_status eq_runner_call(eq_runner *r, const eq_tensor *input, const eq_result **out,
                          eq_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = eq_now_seconds();
     if (input->dtype != EQ_F32)
         return eq_error_set(err, EQ_ERR_UNSUPPORTED, "the model input must be float32");
     eq_status st = r->cfg.mode == EQ_MODE_GRAPH ? graph_call(r, input, err)
@@ -228,7 +225,7 @@ eq_status eq_runner_call(eq_runner *r, const eq_tensor *input, const eq_result *
     if (st != EQ_OK)
         return st;
     r->calls++;
-    r->result.seconds = now_seconds() - t0;
+    r->result.seconds = eq_now_seconds() - t0;
     *out = &r->result;
     return EQ_OK;
 }

@@ -70,6 +70,19 @@ typedef eq_status (*eq_var_hook)(void *ctx, const eq_var *proposed,
 
 typedef struct eq_runner eq_runner;
 
+/* One executed op, for profilers: graph mode reports every node it runs,
+ * eager mode every op as it executes. */
+typedef struct eq_op_timing {
+    const char *kind;              /* "Conv2D", "ConcatV2", ... */
+    const char *name;              /* the op's name, or NULL */
+    const eq_tensor *const *in;    /* its inputs (shapes are what matter) */
+    int n_in;
+    const eq_tensor *out;
+    int64_t macs;                  /* multiply-accumulates (conv, dense), else 0 */
+    double seconds;                /* wall time of the kernel */
+} eq_op_timing;
+typedef void (*eq_op_timer)(void *ctx, const eq_op_timing *t);
+
 typedef struct eq_run_config {
     eq_mode mode;
     int training;             /* dropout on, batch norm on batch statistics */
@@ -82,6 +95,8 @@ typedef struct eq_run_config {
     int skip_reg_loss;        /* do not compute the regularisation loss */
     eq_var_hook hook;         /* NULL: every creation allowed */
     void *hook_ctx;
+    eq_op_timer op_timer;     /* NULL: ops are not timed */
+    void *op_timer_ctx;
 } eq_run_config;
 
 void eq_run_config_default(eq_run_config *c, eq_mode mode);

@@ -131,6 +131,69 @@ static void check_modes_identical(const char *model, int training)
     eq_model_free(m);
 }
 
+/* ---- the op timer ------------------------------------------------------------- */
+
+typedef struct op_count {
+    int ops, convs, bad;
+    int64_t conv_macs;
+} op_count;
+
+static void count_op(void *ctx, const eq_op_timing *t)
+{
+    op_count *c = ctx;
+    c->ops++;
+    if (!t->kind || !t->out || t->seconds < 0 || t->n_in < 0)
+        c->bad++;
+    if (strcmp(t->kind, "Conv2D") == 0) {
+        c->convs++;
+        c->conv_macs += t->macs;
+        /* a conv's MACs are its output elements times kh*kw*Cin */
+        if (t->n_in < 2 || t->macs != eq_tensor_numel(t->out) * t->in[1]->shape[0] *
+                                          t->in[1]->shape[1] * t->in[1]->shape[2])
+            c->bad++;
+    }
+}
+
+/* Every op of a call reaches the timer, in both modes, with its inputs,
+ * output and MACs; graph mode reports only what survives its passes. */
+START_TEST(op_timer_reports_every_op)
+{
+    eq_model *m = zoo("small_cnn");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {3, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    op_count counts[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        eq_run_config cfg;
+        eq_run_config_default(&cfg, i == 0 ? EQ_MODE_EAGER : EQ_MODE_GRAPH);
+        eq_graph_options_all(&cfg.graph, i == 2);
+        cfg.op_timer = count_op;
+        cfg.op_timer_ctx = &counts[i];
+        eq_error err;
+        eq_runner *r = eq_runner_new(m, &cfg, &err);
+        ck_assert_msg(r != NULL, "%s", err.message);
+        call(r, x);
+        int first = counts[i].ops;
+        call(r, x);
+        /* the same ops again on the second call */
+        ck_assert_int_eq(counts[i].ops, 2 * first);
+        eq_runner_free(r);
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(counts[i].bad, 0);
+        ck_assert_int_gt(counts[i].convs, 0);
+        ck_assert_int_gt(counts[i].conv_macs, 0);
+    }
+    /* eager and graph without passes run the same ops; the passes remove
+     * some (batch norm folded, bias and activation fused) */
+    ck_assert_int_eq(counts[0].ops, counts[1].ops);
+    ck_assert_int_eq(counts[0].conv_macs, counts[1].conv_macs);
+    ck_assert_int_lt(counts[2].ops, counts[1].ops);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
 START_TEST(small_cnn_modes_bit_identical_inference)
 {
     check_modes_identical("small_cnn", 0);
@@ -705,6 +768,7 @@ static Suite *runtime_suite(void)
     TCase *tc = tcase_create("runtime");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, small_cnn_modes_bit_identical_inference);
+    tcase_add_test(tc, op_timer_reports_every_op);
     tcase_add_test(tc, small_cnn_modes_bit_identical_training);
     tcase_add_test(tc, graph_passes_agree_within_tolerance);
     tcase_add_test(tc, every_small_zoo_model_agrees_across_modes);
