@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) AVX512 __m512 post(__m512 v, const 
 static inline __attribute__((always_inline)) AVX512 void
 tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
      int64_t ldc, __mmask16 k0, __mmask16 k1, int first, int last, const float *bias,
-     int act)
+     int act, const float *bnext)
 {
     __m512 s0[MR], s1[MR];
 #pragma GCC unroll 14
@@ -134,6 +134,10 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b + p * NR);
         __m512 b1 = _mm512_loadu_ps(b + p * NR + 16);
+        if (bnext) {
+            _mm_prefetch((const char *)(bnext + p * NR), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bnext + p * NR + 16), _MM_HINT_T1);
+        }
 #pragma GCC unroll 14
         for (int i = 0; i < mr; i++) {
             __m512 av = _mm512_set1_ps(a[i * lda + p]);
@@ -159,18 +163,18 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
 #define TILE_ROWS(R)                                                                  \
     case R:                                                                           \
         if (!last)                                                                    \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 0, NULL, POST_NONE);        \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 0, NULL, POST_NONE, bnext); \
         else if (act == POST_RELU)                                                    \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU);        \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU, bnext); \
         else if (act == POST_RELU6)                                                   \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU6);       \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU6, bnext);\
         else                                                                          \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_NONE);        \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_NONE, bnext); \
         break;
 
 static AVX512 void tile_any(int mr, int64_t kc, const float *a, int64_t lda, const float *b,
                             float *c, int64_t ldc, __mmask16 k0, __mmask16 k1, int first,
-                            int last, const float *bias, int act)
+                            int last, const float *bias, int act, const float *bnext)
 {
     switch (mr) {
         TILE_ROWS(14)
@@ -218,11 +222,18 @@ static AVX512 void region(const gemm_job *jb, int64_t m0, int64_t m1, int64_t p0
                                            : (__mmask16)0;
                 const float *b = jb->bp + jp * jb->k * NR + pc * NR;
                 const float *bias = jb->bias ? jb->bias + j0 : NULL;
+                /* The next slice of B this loop reads: the first tile
+                 * prefetches it into L2 while it computes, so the next
+                 * slice's first tile does not wait on memory (the filters
+                 * of a network do not stay in cache between runs). */
+                const float *bnext = jp + 1 < p1            ? b + jb->k * NR
+                                     : pc + KC < jb->k      ? jb->bp + p0 * jb->k * NR + (pc + KC) * NR
+                                                            : NULL;
                 for (int64_t i = ic; i < mc_end; i += MR) {
                     int mr = mc_end - i < MR ? (int)(mc_end - i) : MR;
                     tile_any(mr, kc, jb->a + i * jb->lda + pc, jb->lda, b,
                              jb->c + i * jb->ldc + j0, jb->ldc, k0, k1, first, last, bias,
-                             jb->act);
+                             jb->act, i == ic ? bnext : NULL);
                 }
             }
         }
