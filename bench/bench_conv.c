@@ -9,9 +9,9 @@
  * Each conv is timed with its real epilogue (relu, or bias for the 1x1
  * up-projections), twice: as eager mode runs it (eq_conv2d, which packs the
  * filter on every call when the packed kernel is on) and as graph mode does
- * (eq_conv2d_prepacked on a filter packed beforehand). The sgemm peer multiplies contiguous row-major
- * A[M,K] * B[K,N] into C[M,N]: the rate a conv would reach if lowering cost
- * nothing. Buffers are allocated and touched once, one warm-up run of each
+ * (eq_conv2d_prepacked on a filter packed beforehand). The sgemm peer
+ * multiplies contiguous row-major A[M,K] * B[K,N] into C[M,N]: the rate a
+ * conv would reach if lowering cost nothing. Buffers are allocated and touched once, one warm-up run of each
  * comes first, then conv and sgemm alternate (timings drift over minutes
  * here, so only interleaved ratios are meaningful); medians are printed. */
 #include <stdio.h>
@@ -242,13 +242,13 @@ int main(int argc, char **argv)
             return 1;
         }
         time_sgemm(m, n, k, ga, w.data, gc);
-        eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, &p, &y, &ws, NULL);
+        eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, NULL, &p, &y, &ws, NULL);
         for (int r = 0; r < reps; r++) {
             double t = now();
             eq_conv2d(&x, &w, L->bias ? &b : NULL, &p, &y, &ws, NULL);
             tc[r] = now() - t;
             t = now();
-            eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, &p, &y, &ws, NULL);
+            eq_conv2d_prepacked(&x, &w, wp, L->bias ? &b : NULL, NULL, &p, &y, &ws, NULL);
             tp[r] = now() - t;
             tg[r] = time_sgemm(m, n, k, ga, w.data, gc);
         }

@@ -393,12 +393,26 @@ typedef struct conv_filter {
     const float *w, *wp;
 } conv_filter;
 
-/* y[rows, Cout] = act(a[rows, K] * w + bias) on `threads` threads. */
+/* y += r over n floats: the residual add of the BLIS path, element-wise
+ * (so the split over threads changes nothing). */
+EQ_TARGET_CLONES
+static void add_rows(float *y, const float *r, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++)
+        y[i] = y[i] + r[i];
+}
+
+/* y[rows, Cout] = act(a[rows, K] * w + bias + res) on `threads` threads;
+ * res (NULL or [rows, Cout]) is added after the bias, as a separate add op
+ * after a bias_add would. */
 static void conv_gemm(const conv_geom *g, const float *a, int64_t rows, const conv_filter *f,
-                      const float *bias, eq_activation act, float *y, int threads)
+                      const float *bias, const float *res, eq_activation act, float *y,
+                      int threads)
 {
     if (f->wp) {
-        eq_gemm_packed(threads, rows, g->cout, g->k, a, g->k, f->wp, bias, act, y, g->cout);
+        eq_gemm_packed_residual(threads, rows, g->cout, g->k, a, g->k, f->wp, bias, res,
+                                g->cout, act, y, g->cout);
         return;
     }
     if (threads > 1)
@@ -406,15 +420,28 @@ static void conv_gemm(const conv_geom *g, const float *a, int64_t rows, const co
     else
         eq_sgemm_threads(1, 0, 0, rows, g->cout, g->k, 1.0f, a, g->k, f->w, g->cout, 0.0f, y,
                          g->cout);
-    eq_epilogue_apply(y, y, rows, g->cout, bias, act, threads);
+    if (!res) {
+        eq_epilogue_apply(y, y, rows, g->cout, bias, act, threads);
+        return;
+    }
+    eq_epilogue_apply(y, y, rows, g->cout, bias, EQ_ACT_NONE, threads);
+    int64_t count = rows * g->cout;
+    int nt = threads > 1 && count >= ((int64_t)1 << 15) ? threads : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = nt > 1 ? omp_get_thread_num() : 0, tn = nt > 1 ? omp_get_num_threads() : 1;
+        int64_t lo = count * t / tn, hi = count * (t + 1) / tn;
+        add_rows(y + lo, res + lo, hi - lo);
+    }
+    eq_epilogue_apply(y, y, rows, g->cout, NULL, act, threads);
 }
 
 /* Output rows [lo, hi) chunk by chunk: im2col, GEMM, epilogue, so each
  * chunk's panel and output are still in cache for the next step. threads
  * is how many threads each step may use (1 inside split mode). */
 static void conv_rows(const conv_geom *g, const float *x, const conv_filter *f,
-                      const float *bias, eq_activation act, float *y, int64_t lo, int64_t hi,
-                      int64_t rows, float *panel, int threads)
+                      const float *bias, const float *res, eq_activation act, float *y,
+                      int64_t lo, int64_t hi, int64_t rows, float *panel, int threads)
 {
     for (int64_t m0 = lo; m0 < hi; m0 += rows) {
         int64_t mc = hi - m0 < rows ? hi - m0 : rows;
@@ -422,7 +449,8 @@ static void conv_rows(const conv_geom *g, const float *x, const conv_filter *f,
             im2col_chunk(g, x, m0, mc, panel, threads);
         else
             im2col_rows(g, x, m0, m0 + mc, panel);
-        conv_gemm(g, panel, mc, f, bias, act, y + m0 * g->cout, threads);
+        conv_gemm(g, panel, mc, f, bias, res ? res + m0 * g->cout : NULL, act,
+                  y + m0 * g->cout, threads);
     }
 }
 
@@ -447,12 +475,13 @@ eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bia
                     const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,
                     eq_error *err)
 {
-    return eq_conv2d_prepacked(x, w, NULL, bias, p, y, ws, err);
+    return eq_conv2d_prepacked(x, w, NULL, bias, NULL, p, y, ws, err);
 }
 
 eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const float *w_packed,
-                              const eq_tensor *bias, const eq_conv2d_params *p, eq_tensor *y,
-                              eq_workspace *ws, eq_error *err)
+                              const eq_tensor *bias, const eq_tensor *residual,
+                              const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,
+                              eq_error *err)
 {
     EQ_ASSERT(y);
     conv_geom g;
@@ -469,13 +498,31 @@ eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const floa
                             shape_of(y, sy, sizeof sy), eq_shape_str(4, os, se, sizeof se),
                             shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw));
     }
+    if (residual) {
+        if ((st = check_f32("residual", residual, err)) != EQ_OK)
+            return st;
+        if (!eq_shape_equal(residual->rank, residual->shape, 4, os)) {
+            char sr[128], se[128];
+            return eq_error_set(err, EQ_ERR_SHAPE,
+                                "conv2d: residual %s must have the output's shape %s",
+                                shape_of(residual, sr, sizeof sr),
+                                eq_shape_str(4, os, se, sizeof se));
+        }
+        /* the first k block overwrites y before the last one reads r */
+        EQ_ASSERT(residual->data != y->data);
+    }
     const float *xd = eq_tensor_f32(x), *wd = eq_tensor_f32(w);
     const float *bd = bias ? eq_tensor_f32(bias) : NULL;
+    const float *rd = residual ? eq_tensor_f32(residual) : NULL;
     float *yd = eq_tensor_f32(y);
     int threads = eq_blas_threads();
 
     int packed = eq_gemm_packed_enabled();
     conv_filter f = {wd, packed ? w_packed : NULL};
+    if (!wd && !f.wp)
+        return eq_error_set(err, EQ_ERR_STATE,
+                            "conv2d: the filter exists only packed, and the packed kernel "
+                            "has been switched off since");
     int direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
 
     /* Split mode (see the top of the file) needs enough rows per thread
@@ -513,7 +560,7 @@ eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const floa
 
     if (direct) {
         /* 1x1, stride 1: the input is the patch matrix */
-        conv_gemm(&g, xd, g.m, &f, bd, p->activation, yd, threads);
+        conv_gemm(&g, xd, g.m, &f, bd, rd, p->activation, yd, threads);
     } else {
         float *panel = (float *)((char *)scratch->data + pack_bytes);
         if (lanes > 1) {
@@ -521,11 +568,11 @@ eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const floa
             {
                 int t = omp_get_thread_num(), tn = omp_get_num_threads();
                 int64_t lo = g.m * t / tn, hi = g.m * (t + 1) / tn;
-                conv_rows(&g, xd, &f, bd, p->activation, yd, lo, hi, rows,
+                conv_rows(&g, xd, &f, bd, rd, p->activation, yd, lo, hi, rows,
                           panel + (size_t)t * (size_t)rows * (size_t)g.k, 1);
             }
         } else {
-            conv_rows(&g, xd, &f, bd, p->activation, yd, 0, g.m, rows, panel, threads);
+            conv_rows(&g, xd, &f, bd, rd, p->activation, yd, 0, g.m, rows, panel, threads);
         }
     }
     if (scratch == &local)

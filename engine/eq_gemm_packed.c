@@ -90,16 +90,19 @@ void eq_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *dst)
 
 #define AVX512 __attribute__((target("avx512f")))
 
-/* What happens to a finished sum: bias (or not), then relu/relu6 (or
- * not), exactly eq_act_f32's comparisons: x < 0 ? 0 : x keeps NaN and -0,
+/* What happens to a finished sum: bias (or not), then the residual (or
+ * not), then relu/relu6 (or not), exactly eq_act_f32's comparisons: x < 0 ? 0 : x keeps NaN and -0,
  * 6 < r ? 6 : r keeps NaN. */
 enum { POST_NONE, POST_RELU, POST_RELU6 };
 
 static inline __attribute__((always_inline)) AVX512 __m512 post(__m512 v, const float *bias,
-                                                               __mmask16 km, int act)
+                                                               const float *res, __mmask16 km,
+                                                               int act)
 {
     if (bias)
         v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(km, bias));
+    if (res)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(km, res));
     if (act != POST_NONE) {
         __m512 zero = _mm512_setzero_ps();
         v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, zero);
@@ -118,7 +121,7 @@ static inline __attribute__((always_inline)) AVX512 __m512 post(__m512 v, const 
 static inline __attribute__((always_inline)) AVX512 void
 tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
      int64_t ldc, __mmask16 k0, __mmask16 k1, int first, int last, const float *bias,
-     int act, const float *bnext)
+     const float *res, int64_t ldr, int act, const float *bnext)
 {
     __m512 s0[MR], s1[MR];
 #pragma GCC unroll 14
@@ -149,8 +152,9 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
     for (int i = 0; i < mr; i++) {
         __m512 v0 = s0[i], v1 = s1[i];
         if (last) {
-            v0 = post(v0, bias, k0, act);
-            v1 = post(v1, bias ? bias + 16 : NULL, k1, act);
+            const float *r = res ? res + i * ldr : NULL;
+            v0 = post(v0, bias, r, k0, act);
+            v1 = post(v1, bias ? bias + 16 : NULL, r ? r + 16 : NULL, k1, act);
         }
         _mm512_mask_storeu_ps(c + i * ldc, k0, v0);
         _mm512_mask_storeu_ps(c + i * ldc + 16, k1, v1);
@@ -160,21 +164,26 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
 /* One tile with a run-time row count and post-processing: a switch onto
  * the specialised bodies (rows 1..MR, and for the last k block the three
  * kinds of post). */
-#define TILE_ROWS(R)                                                                  \
-    case R:                                                                           \
-        if (!last)                                                                    \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 0, NULL, POST_NONE, bnext); \
-        else if (act == POST_RELU)                                                    \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU, bnext); \
-        else if (act == POST_RELU6)                                                   \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_RELU6, bnext);\
-        else                                                                          \
-            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, POST_NONE, bnext); \
+#define TILE_ROWS(R)                                                                   \
+    case R:                                                                            \
+        if (!last)                                                                     \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 0, NULL, NULL, 0, POST_NONE, \
+                 bnext);                                                               \
+        else if (act == POST_RELU)                                                     \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr, POST_RELU,\
+                 bnext);                                                               \
+        else if (act == POST_RELU6)                                                    \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr,           \
+                 POST_RELU6, bnext);                                                   \
+        else                                                                           \
+            tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr, POST_NONE,\
+                 bnext);                                                               \
         break;
 
 static AVX512 void tile_any(int mr, int64_t kc, const float *a, int64_t lda, const float *b,
                             float *c, int64_t ldc, __mmask16 k0, __mmask16 k1, int first,
-                            int last, const float *bias, int act, const float *bnext)
+                            int last, const float *bias, const float *res, int64_t ldr,
+                            int act, const float *bnext)
 {
     switch (mr) {
         TILE_ROWS(14)
@@ -200,6 +209,8 @@ typedef struct gemm_job {
     int64_t lda;
     const float *bp;
     const float *bias;
+    const float *res; /* residual added after the bias, or NULL */
+    int64_t ldr;
     int act; /* POST_* fused into the store */
     float *c;
     int64_t ldc;
@@ -233,7 +244,8 @@ static AVX512 void region(const gemm_job *jb, int64_t m0, int64_t m1, int64_t p0
                     int mr = mc_end - i < MR ? (int)(mc_end - i) : MR;
                     tile_any(mr, kc, jb->a + i * jb->lda + pc, jb->lda, b,
                              jb->c + i * jb->ldc + j0, jb->ldc, k0, k1, first, last, bias,
-                             jb->act, i == ic ? bnext : NULL);
+                             jb->res ? jb->res + i * jb->ldr + j0 : NULL, jb->ldr, jb->act,
+                             i == ic ? bnext : NULL);
                 }
             }
         }
@@ -247,13 +259,22 @@ void eq_gemm_packed(int threads, int64_t m, int64_t n, int64_t k, const float *a
                     int64_t lda, const float *bp, const float *bias, eq_activation act,
                     float *c, int64_t ldc)
 {
+    eq_gemm_packed_residual(threads, m, n, k, a, lda, bp, bias, NULL, 0, act, c, ldc);
+}
+
+void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                             int64_t lda, const float *bp, const float *bias,
+                             const float *res, int64_t ldr, eq_activation act, float *c,
+                             int64_t ldc)
+{
     EQ_ASSERT(eq_gemm_packed_enabled());
     EQ_ASSERT(m >= 0 && n >= 0 && k >= 1 && lda >= k && ldc >= n);
+    EQ_ASSERT(!res || ldr >= n);
     if (m == 0 || n == 0)
         return;
 #if defined(__x86_64__) && defined(__GNUC__)
     int fused = act == EQ_ACT_NONE || act == EQ_ACT_RELU || act == EQ_ACT_RELU6;
-    gemm_job jb = {m, n, k, a, lda, bp, bias,
+    gemm_job jb = {m, n, k, a, lda, bp, bias, res, ldr,
                    act == EQ_ACT_RELU    ? POST_RELU
                    : act == EQ_ACT_RELU6 ? POST_RELU6
                                          : POST_NONE,
@@ -286,6 +307,6 @@ void eq_gemm_packed(int threads, int64_t m, int64_t n, int64_t k, const float *a
         for (int64_t i = 0; i < m; i++)
             eq_epilogue_apply(c + i * ldc, c + i * ldc, 1, n, NULL, act, 1);
 #else
-    (void)threads, (void)a, (void)bp, (void)bias, (void)act, (void)c;
+    (void)threads, (void)a, (void)bp, (void)bias, (void)res, (void)act, (void)c;
 #endif
 }

@@ -48,13 +48,25 @@ void eq_gemm_packed(int threads, int64_t m, int64_t n, int64_t k, const float *a
                     int64_t lda, const float *bp, const float *bias, eq_activation act,
                     float *c, int64_t ldc);
 
+/* The same with a residual: C = act(A * B + bias + R), R [m, n] with
+ * leading dimension ldr (not overlapping C), added after the bias as a
+ * separate add op would. */
+void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                             int64_t lda, const float *bp, const float *bias,
+                             const float *res, int64_t ldr, eq_activation act, float *c,
+                             int64_t ldc);
+
 /* eq_conv2d (eq_ops.h) with the filter already packed: w_packed is
  * eq_pack_b of w read as [kh*kw*Cin, Cout], or NULL, in which case the
  * filter is packed into the workspace on every call. w is still required
  * (shapes, and the BLIS path when the packed kernel is not enabled). The
- * output is identical either way. */
+ * output is identical either way. residual (NULL, or the output's shape,
+ * not overlapping it) is added after the bias and before the activation:
+ * y = act(conv + bias + residual), graph mode's fusion of a residual
+ * block's `x + up`. */
 eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const float *w_packed,
-                              const eq_tensor *bias, const eq_conv2d_params *p, eq_tensor *y,
-                              eq_workspace *ws, eq_error *err);
+                              const eq_tensor *bias, const eq_tensor *residual,
+                              const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,
+                              eq_error *err);
 
 #endif

@@ -659,9 +659,10 @@ static eq_status execute_node(eq_graph *g, int id, eq_error *err)
         ins[k] = eq_graph_node_tensor(g, n->in[k]);
     if (n->packed) {
         const eq_opdesc *d = &n->desc;
-        eq_status st = eq_conv2d_prepacked(ins[0], ins[1], n->packed,
-                                           d->has_bias ? ins[2] : NULL, &d->conv, &n->out,
-                                           &g->ws, err);
+        eq_status st = eq_conv2d_prepacked(
+            ins[0], ins[1], n->packed, d->has_bias ? ins[2] : NULL,
+            d->has_residual ? ins[2 + (d->has_bias != 0)] : NULL, &d->conv, &n->out, &g->ws,
+            err);
         if (st != EQ_OK && d->name)
             eq_error_prefix(err, "%s (%s): ", d->name, eq_opkind_name(d->kind));
         return st;

@@ -10,7 +10,8 @@
  *   constant_folding      none (same kernels, run once earlier)
  *   arithmetic            identities none; SCALE folding does (w*s, b*s)
  *   fold_batch_norm       does (w*scale, folded bias)
- *   fuse_bias_activation  none (the kernels' epilogues compute the same ops)
+ *   fuse_bias_activation  none (the kernels' epilogues compute the same ops:
+ *                         bias, then a residual add, then the activation)
  *   prune                 none
  * Folded weights are DERIVED nodes over the variables: eq_graph_run
  * recomputes them when the variable store's version moved.
@@ -195,11 +196,12 @@ static int foldable_source(const eq_graph *g, int id, eq_dtype dtype)
 }
 
 /* The conv/fc p, merged into the node at `into`: same descriptor and name,
- * inputs (x, w, [bias]) as given. p dies. */
+ * inputs (x, w, [bias]) as given, and p's residual if it has one. p dies. */
 static void merge_linear(eq_graph *g, int p, int into, int w, int bias)
 {
     gnode *src = &g->nodes[p], *dst = &g->nodes[into];
     int x = src->in[0];
+    int res = src->desc.has_residual ? src->in[2 + (src->desc.has_bias != 0)] : -1;
     dst->desc = src->desc;
     dst->name = src->name;
     dst->desc.has_bias = bias >= 0;
@@ -208,6 +210,8 @@ static void merge_linear(eq_graph *g, int p, int into, int w, int bias)
     dst->n_in = 2;
     if (bias >= 0)
         dst->in[dst->n_in++] = bias;
+    if (res >= 0)
+        dst->in[dst->n_in++] = res;
     kill(src);
 }
 
@@ -402,6 +406,26 @@ int eq_graph_pass_arithmetic(eq_graph *g, eq_error *err)
 /* conv/fc (no bias) -> BIAS_ADD becomes conv/fc with has_bias; conv/fc (no
  * activation) -> ACTIVATION becomes its epilogue. Walking in id order
  * fuses a whole conv -> bias -> relu chain into the relu's node. */
+/* n = ADD(a, b) where one operand is a conv without an activation, used
+ * only here, and the other has exactly the add's shape: the operand index
+ * of the conv, or -1. This is a residual block's `x + up` (the block's
+ * scale already folded into up's weights by `arithmetic`). */
+static int residual_conv_operand(const eq_graph *g, const gnode *n)
+{
+    if (!is_op(n, EQ_OP_BINARY) || n->desc.binary != EQ_BIN_ADD || n->n_in != 2 ||
+        n->in[0] == n->in[1])
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        const gnode *c = &g->nodes[n->in[k]];
+        const eq_tensor *r = eq_graph_node_tensor(g, n->in[1 - k]);
+        if (is_op(c, EQ_OP_CONV2D) && c->desc.conv.activation == EQ_ACT_NONE &&
+            !c->desc.has_residual && mergeable(c) && r->dtype == c->out.dtype &&
+            eq_shape_equal(r->rank, r->shape, c->out.rank, c->out.shape))
+            return k;
+    }
+    return -1;
+}
+
 int eq_graph_pass_fuse_bias_activation(eq_graph *g)
 {
     int fused = 0;
@@ -409,11 +433,26 @@ int eq_graph_pass_fuse_bias_activation(eq_graph *g)
         gnode *n = &g->nodes[id];
         if (!n->alive || n->kind != GN_OP)
             continue;
+        int k = residual_conv_operand(g, n);
+        if (k >= 0) {
+            /* conv (+ bias) then + r: the conv's epilogue adds r after its
+             * bias, the same two float32 adds in the same order */
+            int p = n->in[k], r = n->in[1 - k];
+            gnode *conv = &g->nodes[p];
+            merge_linear(g, p, id, conv->in[1], conv->desc.has_bias ? conv->in[2] : -1);
+            n->desc.has_residual = 1;
+            n->in[n->n_in++] = r;
+            eq_graph_count_uses(g);
+            fused++;
+            continue;
+        }
         int p = n->in[0];
         gnode *prev = &g->nodes[p];
         if (!is_linear(prev) || !mergeable(prev))
             continue;
-        if (n->desc.kind == EQ_OP_BIAS_ADD && !prev->desc.has_bias) {
+        if (n->desc.kind == EQ_OP_BIAS_ADD && !prev->desc.has_bias &&
+            !prev->desc.has_residual) {
+            /* (not after a residual: that order would be (acc + r) + b) */
             merge_linear(g, p, id, prev->in[1], n->in[1]);
         } else if (n->desc.kind == EQ_OP_ACTIVATION && n->desc.activation != EQ_ACT_NONE) {
             eq_activation act = n->desc.activation;

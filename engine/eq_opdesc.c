@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "eq_gemm_packed.h"
+
 const char *eq_opkind_name(eq_opkind k)
 {
     static const char *const names[EQ_OP_COUNT] = {
@@ -35,7 +37,7 @@ const char *eq_opkind_name(eq_opkind k)
 static int expected_inputs(const eq_opdesc *d)
 {
     switch (d->kind) {
-    case EQ_OP_CONV2D:
+    case EQ_OP_CONV2D: return 2 + (d->has_bias != 0) + (d->has_residual != 0);
     case EQ_OP_FULLY_CONNECTED: return 2 + (d->has_bias != 0);
     case EQ_OP_BIAS_ADD:
     case EQ_OP_BINARY:
@@ -101,9 +103,19 @@ static eq_status infer(const eq_opdesc *d, const eq_tensor *const *in, int n,
         return st;
     const eq_tensor *x = in[0];
     switch (d->kind) {
-    case EQ_OP_CONV2D:
+    case EQ_OP_CONV2D: {
         *rank = 4;
-        return eq_conv2d_shape(x, in[1], d->has_bias ? in[2] : NULL, &d->conv, shape, err);
+        st = eq_conv2d_shape(x, in[1], d->has_bias ? in[2] : NULL, &d->conv, shape, err);
+        const eq_tensor *r = d->has_residual ? in[2 + (d->has_bias != 0)] : NULL;
+        if (st == EQ_OK && r && !eq_shape_equal(r->rank, r->shape, 4, shape)) {
+            char sr[128], so[128];
+            return eq_error_set(err, EQ_ERR_SHAPE,
+                                "conv2d: residual %s must have the output's shape %s",
+                                eq_shape_str(r->rank, r->shape, sr, sizeof sr),
+                                eq_shape_str(4, shape, so, sizeof so));
+        }
+        return st;
+    }
     case EQ_OP_FULLY_CONNECTED:
         *rank = 2;
         return eq_fully_connected_shape(x, in[1], d->has_bias ? in[2] : NULL, shape, err);
@@ -195,7 +207,9 @@ static eq_status execute(const eq_opdesc *d, const eq_tensor *const *in, int n,
     const eq_tensor *x = in[0];
     switch (d->kind) {
     case EQ_OP_CONV2D:
-        return eq_conv2d(x, in[1], d->has_bias ? in[2] : NULL, &d->conv, out, ws, err);
+        return eq_conv2d_prepacked(x, in[1], NULL, d->has_bias ? in[2] : NULL,
+                                   d->has_residual ? in[2 + (d->has_bias != 0)] : NULL,
+                                   &d->conv, out, ws, err);
     case EQ_OP_FULLY_CONNECTED:
         return eq_fully_connected(x, in[1], d->has_bias ? in[2] : NULL, d->activation, out, err);
     case EQ_OP_BIAS_ADD:

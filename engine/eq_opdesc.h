@@ -58,6 +58,8 @@ typedef struct eq_opdesc {
     eq_activation activation;  /* ACTIVATION; FULLY_CONNECTED epilogue */
     eq_pool2d_params pool;     /* MAX_POOL, AVG_POOL */
     int has_bias, has_gamma, has_beta;
+    int has_residual;          /* CONV2D: in[2 + has_bias] is added after the
+                                  bias, before the activation (graph fusion) */
     float epsilon;             /* BN_* */
     unsigned axes_mask;        /* MEAN */
     int keepdims;              /* MEAN */

@@ -448,6 +448,48 @@ START_TEST(conv_fused_equals_separate_ops)
 }
 END_TEST
 
+/* A residual input: conv, bias, + r, activation in one call equals the
+ * separate ops bit for bit, on every path (1x1, split, shared); a residual
+ * of the wrong shape is refused. */
+START_TEST(conv_residual_equals_separate_add)
+{
+    eq_blas_set_threads(2);
+    const conv_case cases[] = {
+        {1, 17, 17, 24, 1, 1, 40, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* 1x1 */
+        {2, 29, 27, 12, 3, 3, 21, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU6}, /* split */
+        {1, 8, 8, 16, 3, 3, 20, 1, 1, EQ_PAD_SAME, 0, EQ_ACT_TANH},    /* shared */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const conv_case *c = &cases[ci];
+        eq_arena *a = eq_arena_new(0);
+        int64_t xs[4] = {c->n, c->h, c->w, c->cin}, wsh[4] = {c->kh, c->kw, c->cin, c->cout};
+        int64_t bs[1] = {c->cout}, ys[4];
+        eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
+        eq_tensor *bias = c->bias ? b : NULL;
+        eq_conv2d_params p = {1, 1, 1, 1, c->pad, c->act};
+        eq_conv2d_params plain = {1, 1, 1, 1, c->pad, EQ_ACT_NONE};
+        ck_assert_int_eq(eq_conv2d_shape(x, w, bias, &p, ys, NULL), EQ_OK);
+        eq_tensor *r = trand(a, 4, ys), *y1 = tnew(a, 4, ys), *y2 = tnew(a, 4, ys);
+        eq_workspace ws = {0};
+        eq_error err;
+        ck_assert_msg(eq_conv2d_prepacked(x, w, NULL, bias, r, &p, y1, &ws, &err) == EQ_OK,
+                      "%s", err.message);
+        ck_assert_int_eq(eq_conv2d(x, w, bias, &plain, y2, &ws, NULL), EQ_OK);
+        ck_assert_int_eq(eq_add(y2, r, y2, NULL), EQ_OK);
+        ck_assert_int_eq(eq_activate(y2, c->act, y2, NULL), EQ_OK);
+        ck_assert_msg(memcmp(y1->data, y2->data, eq_tensor_nbytes(y1)) == 0,
+                      "case %zu: fused residual differs from separate ops", ci);
+        int64_t bad[4] = {ys[0], ys[1], ys[2], ys[3] + 1};
+        eq_tensor *rb = tnew(a, 4, bad);
+        ck_assert_int_eq(eq_conv2d_prepacked(x, w, NULL, bias, rb, &p, y1, &ws, &err),
+                         EQ_ERR_SHAPE);
+        ck_assert_ptr_nonnull(strstr(err.message, "residual"));
+        eq_workspace_release(&ws);
+        eq_arena_free(a);
+    }
+}
+END_TEST
+
 /* Same conv twice at 2 threads: identical bytes. Shapes big enough that
  * BLIS splits its loops (and our loops run in parallel), one per path. */
 START_TEST(conv_deterministic_at_2_threads)
@@ -703,6 +745,7 @@ static void add_tcases(Suite *s, const char *const names[4], void (*setup)(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, conv_1x1_is_one_gemm_without_scratch);
     tcase_add_test(t, conv_fused_equals_separate_ops);
+    tcase_add_test(t, conv_residual_equals_separate_add);
     tcase_add_test(t, conv_deterministic_at_2_threads);
     suite_add_tcase(s, t);
     t = tcase_create(names[3]);

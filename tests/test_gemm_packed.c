@@ -216,6 +216,48 @@ START_TEST(fused_epilogue_equals_separate)
 }
 END_TEST
 
+/* A residual (ldr wider than n) is added after the bias and before the
+ * activation, as separate bias and add ops would: bit for bit. */
+START_TEST(residual_equals_separate_add)
+{
+    if (!kernel_here())
+        return;
+    int64_t m = 31, n = 45, k = 270, ldr = 50;
+    float *a = frand_array((size_t)(m * k)), *b = frand_array((size_t)(k * n));
+    float *bias = frand_array((size_t)n), *res = frand_array((size_t)(m * ldr));
+    float *bp = pack(b, n, k, n);
+    float *c1 = malloc((size_t)(m * n) * sizeof *c1);
+    float *c2 = malloc((size_t)(m * n) * sizeof *c2);
+    for (int act = EQ_ACT_NONE; act <= EQ_ACT_TANH; act++) {
+        eq_gemm_packed_residual(2, m, n, k, a, k, bp, bias, res, ldr, (eq_activation)act, c1,
+                                n);
+        eq_gemm_packed(1, m, n, k, a, k, bp, bias, EQ_ACT_NONE, c2, n);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c2[i * n + j] = c2[i * n + j] + res[i * ldr + j];
+        eq_epilogue_apply(c2, c2, m, n, NULL, (eq_activation)act, 1);
+        ck_assert_msg(memcmp(c1, c2, (size_t)(m * n) * sizeof *c1) == 0,
+                      "act %s: fused residual differs",
+                      eq_activation_name((eq_activation)act));
+    }
+    /* by hand: [1 2] . [[1], [1]] + bias 0.5 + residual -4 = -0.5, relu 0 */
+    const float a1[2] = {1, 2}, b1[2] = {1, 1}, bias1[1] = {0.5f}, r1[1] = {-4.0f};
+    float *bp1 = pack(b1, 1, 2, 1), out;
+    eq_gemm_packed_residual(1, 1, 1, 2, a1, 2, bp1, bias1, r1, 1, EQ_ACT_NONE, &out, 1);
+    ck_assert_float_eq(out, -0.5f);
+    eq_gemm_packed_residual(1, 1, 1, 2, a1, 2, bp1, bias1, r1, 1, EQ_ACT_RELU, &out, 1);
+    ck_assert_float_eq(out, 0.0f);
+    free(bp1);
+    free(a);
+    free(b);
+    free(bias);
+    free(res);
+    free(bp);
+    free(c1);
+    free(c2);
+}
+END_TEST
+
 /* TF's relu is max(x, 0): NaN stays NaN; relu6 caps +inf at 6. */
 START_TEST(relu_keeps_nan_and_caps_inf)
 {
@@ -257,6 +299,7 @@ static Suite *gemm_packed_suite(void)
     tcase_add_test(t, random_shapes_against_reference);
     tcase_add_test(t, same_bytes_at_any_thread_count);
     tcase_add_test(t, fused_epilogue_equals_separate);
+    tcase_add_test(t, residual_equals_separate_add);
     tcase_add_test(t, relu_keeps_nan_and_caps_inf);
     tcase_add_test(t, switch_reports_previous_setting);
     suite_add_tcase(s, t);

@@ -497,7 +497,7 @@ START_TEST(node_counts_per_pass)
         {2, -1, 8, 0},
         {2, EQ_PASS_ARITHMETIC, 7, 1},                /* scale into w and b */
         {2, EQ_PASS_FUSE_BIAS_ACTIVATION, 7, 1},      /* bias (scale blocks relu) */
-        {2, EQ_PASS_COUNT, 6, 1},
+        {2, EQ_PASS_COUNT, 4, 1},                     /* scale folded; bias, add, relu fused */
         {3, -1, 27, 0},
         {3, EQ_PASS_ARITHMETIC, 24, 3},               /* reshape, scale 1, addn 1 */
         {3, EQ_PASS_FUSE_BIAS_ACTIVATION, 24, 3},     /* conv+bias+relu6, fc+bias */
@@ -728,6 +728,73 @@ START_TEST(fuse_is_exact_and_respects_fetches)
     assert_identical(eq_graph_result(h.g, 0), &rr->t);
     assert_identical(eq_graph_result(h.g, 1), &rb->t);
     h_free(&h);
+}
+END_TEST
+
+static eq_opdesc add_desc(void)
+{
+    return (eq_opdesc){.kind = EQ_OP_BINARY, .name = "add", .binary = EQ_BIN_ADD};
+}
+
+/* A residual block's tail, relu(x + (conv(h) + b)), with `conv_first`
+ * choosing the add's operand order; `extra_bias` puts a BiasAdd after the
+ * add instead (which must not fuse into the residual conv: its order would
+ * be (acc + r) + b). Returns the graph's output. */
+static eq_value *residual_tail(harness *h, eq_backend *b, eq_value *x, int conv_first,
+                               int extra_bias, eq_value **conv_out)
+{
+    eq_value *hid = op1(b, act_desc(EQ_ACT_RELU), conv(&h->c, b, "r/in", x, 3, 4, 1));
+    eq_value *up = conv(&h->c, b, "r/up", hid, 1, x->t.shape[3], 1);
+    if (!extra_bias)
+        up = bias_add(&h->c, b, "r/up_b", up);
+    *conv_out = up;
+    eq_value *sum = conv_first ? op2(b, add_desc(), up, x) : op2(b, add_desc(), x, up);
+    if (extra_bias)
+        sum = bias_add(&h->c, b, "r/after_b", sum);
+    return op1(b, act_desc(EQ_ACT_RELU), sum);
+}
+
+/* The residual add (and the ReLU after it) run in the up-projection's
+ * epilogue, bit for bit equal to the separate ops, in either operand order;
+ * not when the conv output is fetched or a BiasAdd follows the add. */
+START_TEST(fuse_residual_add_into_conv)
+{
+    for (int variant = 0; variant < 4; variant++) {
+        int conv_first = variant & 1, fetch_conv = variant == 2, extra_bias = variant == 3;
+        harness h;
+        int64_t xs[4] = {2, 6, 5, 3};
+        h_init(&h, 4, xs);
+        eq_error err;
+        h.g = eq_graph_new(h.c.vs, &err);
+        eq_backend *b = eq_graph_backend(h.g);
+        eq_value *x, *up;
+        ck_assert_int_eq(eq_graph_input(h.g, 4, xs, &x, &err), EQ_OK);
+        eq_value *y = residual_tail(&h, b, x, conv_first, extra_bias, &up);
+        ck_assert_int_eq(eq_graph_fetch(h.g, y, NULL, &err), EQ_OK);
+        if (fetch_conv)
+            ck_assert_int_eq(eq_graph_fetch(h.g, up, NULL, &err), EQ_OK);
+        eq_graph_options o;
+        options_only(&o, EQ_PASS_FUSE_BIAS_ACTIVATION);
+        ck_assert_int_eq(eq_graph_finalize(h.g, &o, &err), EQ_OK);
+        int residual_convs = 0;
+        for (int i = 0; i < h.g->n_nodes; i++)
+            residual_convs += h.g->nodes[i].alive && h.g->nodes[i].kind == GN_OP &&
+                              h.g->nodes[i].desc.kind == EQ_OP_CONV2D &&
+                              h.g->nodes[i].desc.has_residual;
+        ck_assert_int_eq(residual_convs, fetch_conv ? 0 : 1);
+        if (variant < 2) {
+            /* relu fused into the first conv; bias, add and relu into up */
+            ck_assert_int_eq(h.g->stats.changed[EQ_PASS_FUSE_BIAS_ACTIVATION], 4);
+            ck_assert_int_eq(h.g->n_order, 2);
+        }
+        h_run(&h);
+        eq_value *ry = residual_tail(&h, &h.ref.b, ref_value(&h.ref, h.x), conv_first,
+                                     extra_bias, &up);
+        assert_identical(eq_graph_result(h.g, 0), &ry->t);
+        if (fetch_conv)
+            assert_identical(eq_graph_result(h.g, 1), &up->t);
+        h_free(&h);
+    }
 }
 END_TEST
 
@@ -1116,6 +1183,7 @@ static Suite *graph_suite(void)
     tcase_add_test(t, constant_folding_folds_once);
     tcase_add_test(t, fold_batch_norm_hand_values);
     tcase_add_test(t, packed_filters_follow_variable_changes);
+    tcase_add_test(t, fuse_residual_add_into_conv);
     tcase_add_test(t, folded_weights_follow_variable_changes);
     tcase_add_test(t, fuse_is_exact_and_respects_fetches);
     tcase_add_test(t, prune_removes_unfetched_branch);
