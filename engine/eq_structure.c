@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "eq_blas.h"
+
+/* Concats below this many bytes stay on the calling thread. */
+#define CONCAT_PAR_MIN_BYTES ((size_t)1 << 18)
+
 static eq_status concat_check(const eq_tensor *const *xs, int n, int axis,
                               int *axis_out, int64_t out_shape[EQ_MAX_RANK],
                               eq_error *err)
@@ -81,21 +86,27 @@ eq_status eq_concat(const eq_tensor *const *xs, int n, int axis, eq_tensor *y,
                             eq_shape_str(rank, shape, so, sizeof so));
     }
     /* Row-major: every input is `outer` blocks of shape[ax] * inner
-     * elements; the output interleaves those blocks input by input. */
+     * elements; the output interleaves those blocks input by input. Output
+     * rows are filled in order (one write stream), and big concats split
+     * their rows over the threads: a copy, so the split changes nothing. */
     size_t esize = eq_dtype_size(y->dtype);
     int64_t outer = eq_shape_numel(ax, shape);
     int64_t inner = eq_shape_numel(rank - ax - 1, shape + ax + 1);
     size_t out_row = (size_t)(shape[ax] * inner) * esize;
-    char *dst = y->data;
-    size_t col = 0;
-    for (int i = 0; i < n; i++) {
-        size_t in_row = (size_t)(xs[i]->shape[ax] * inner) * esize;
-        const char *src = xs[i]->data;
-        if (in_row > 0) {
-            for (int64_t o = 0; o < outer; o++)
-                memcpy(dst + (size_t)o * out_row + col, src + (size_t)o * in_row, in_row);
+    if (out_row == 0 || outer == 0)
+        return EQ_OK;
+    int nt = eq_blas_threads();
+    if ((size_t)outer * out_row < CONCAT_PAR_MIN_BYTES || outer < 2)
+        nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t o = 0; o < outer; o++) {
+        char *dst = (char *)y->data + (size_t)o * out_row;
+        for (int i = 0; i < n; i++) {
+            size_t in_row = (size_t)(xs[i]->shape[ax] * inner) * esize;
+            if (in_row)
+                memcpy(dst, (const char *)xs[i]->data + (size_t)o * in_row, in_row);
+            dst += in_row;
         }
-        col += in_row;
     }
     return EQ_OK;
 }

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "eq_blas.h"
 #include "kernel_testutil.h"
 
 /* Output element i comes from the input whose slice of the concat axis
@@ -59,6 +60,30 @@ START_TEST(concat_matches_reference)
                 ref_concat(xs, n, ax, out, rank, ref);
                 tk_assert_bits(y, ref, "concat");
             }
+    eq_arena_free(a);
+}
+END_TEST
+
+/* Big enough that the rows are split over 2 threads (an Inception block's
+ * channel concat at batch 8 scale), and with an empty part: every element
+ * lands where the reference puts it. */
+START_TEST(concat_big_on_two_threads)
+{
+    eq_blas_set_threads(2);
+    eq_arena *a = eq_arena_new(0);
+    tk_rng r = {77};
+    int64_t s0[4] = {2, 17, 17, 96}, s1[4] = {2, 17, 17, 0}, s2[4] = {2, 17, 17, 160};
+    const eq_tensor *xs[3] = {tk_random(a, &r, EQ_F32, 4, s0, -1, 1),
+                              tk_random(a, &r, EQ_F32, 4, s1, -1, 1),
+                              tk_random(a, &r, EQ_F32, 4, s2, -1, 1)};
+    int64_t out[EQ_MAX_RANK];
+    TK_ASSERT_OK(eq_concat_shape(xs, 3, -1, out, &e_));
+    eq_tensor *y = tk_new(a, EQ_F32, 4, out);
+    TK_ASSERT_OK(eq_concat(xs, 3, -1, y, &e_));
+    double *ref = malloc(sizeof(double) * (size_t)eq_tensor_numel(y));
+    ref_concat(xs, 3, 3, out, 4, ref);
+    tk_assert_bits(y, ref, "concat on 2 threads");
+    free(ref);
     eq_arena_free(a);
 }
 END_TEST
@@ -182,6 +207,7 @@ static Suite *structure_suite(void)
     Suite *s = suite_create("structure");
     TCase *tc = tcase_create("structure");
     tcase_add_test(tc, concat_matches_reference);
+    tcase_add_test(tc, concat_big_on_two_threads);
     tcase_add_test(tc, concat_by_hand);
     tcase_add_test(tc, concat_errors);
     tcase_add_test(tc, reshape_shapes);
