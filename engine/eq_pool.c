@@ -7,6 +7,7 @@
  * wins and an all -inf window gives -FLT_MAX as TF does. Output rows are
  * independent, so they may be spread over threads without changing a bit.
  */
+#include "eq_epilogue.h"
 #include "eq_ops.h"
 
 #include <float.h>
@@ -101,9 +102,12 @@ static inline void clip(int64_t start, int64_t k, int64_t size, int64_t *lo, int
 }
 
 /* One loop over output rows (n, oh) per dtype. Each output cell's C values
- * are accumulated in y itself, window cell by window cell. */
+ * are accumulated in y itself, window cell by window cell. The loops over
+ * channels are vectorised (GCC's -O2 cost model leaves the compare-select
+ * scalar otherwise) and cloned for AVX-512; lanes are channels, so the
+ * order of every max and sum is unchanged. */
 #define POOL_LOOP(NAME, T, INIT, ACC, FINISH)                                  \
-    static void NAME(const T *x, T *y, const pool_geom *g)                     \
+    EQ_TARGET_CLONES static void NAME(const T *x, T *y, const pool_geom *g)    \
     {                                                                          \
         const int64_t c = g->c, rows = g->n * g->ho;                           \
         _Pragma("omp parallel for schedule(static) if (rows * g->wo * c >= PAR_MIN)") \
@@ -114,16 +118,19 @@ static inline void clip(int64_t start, int64_t k, int64_t size, int64_t *lo, int
                 int64_t w0, w1;                                                \
                 clip(ow * g->sw - g->pad_left, g->kw, g->w, &w0, &w1);         \
                 T *yo = y + (r * g->wo + ow) * c;                              \
+                _Pragma("omp simd")                                            \
                 for (int64_t j = 0; j < c; j++)                                \
                     yo[j] = INIT;                                              \
                 for (int64_t ih = h0; ih < h1; ih++)                           \
                     for (int64_t iw = w0; iw < w1; iw++) {                     \
                         const T *xi = x + ((b * g->h + ih) * g->w + iw) * c;   \
+                        _Pragma("omp simd")                                    \
                         for (int64_t j = 0; j < c; j++)                        \
                             ACC;                                               \
                     }                                                          \
                 const T count = (T)((h1 - h0) * (w1 - w0));                    \
                 (void)count;                                                   \
+                _Pragma("omp simd")                                            \
                 for (int64_t j = 0; j < c; j++)                                \
                     FINISH;                                                    \
             }                                                                  \
