@@ -454,23 +454,6 @@ static void conv_rows(const conv_geom *g, const float *x, const conv_filter *f,
     }
 }
 
-/* Pack the [K, Cout] filter for eq_gemm_packed, the panels split over the
- * threads (a copy: the split cannot change a value). */
-static void pack_filter(const conv_geom *g, const float *w, float *wp, int threads)
-{
-    int64_t panels = (g->cout + EQ_PACK_NR - 1) / EQ_PACK_NR;
-    int nt = threads > 1 && g->k * g->cout >= ((int64_t)1 << 16) ? threads : 1;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = nt > 1 ? omp_get_thread_num() : 0;
-        int tn = nt > 1 ? omp_get_num_threads() : 1;
-        int64_t p0 = panels * t / tn, p1 = panels * (t + 1) / tn;
-        int64_t j0 = p0 * EQ_PACK_NR, j1 = p1 * EQ_PACK_NR < g->cout ? p1 * EQ_PACK_NR : g->cout;
-        if (j1 > j0)
-            eq_pack_b(w + j0, g->cout, g->k, j1 - j0, wp + (size_t)p0 * (size_t)g->k * EQ_PACK_NR);
-    }
-}
-
 eq_status eq_conv2d(const eq_tensor *x, const eq_tensor *w, const eq_tensor *bias,
                     const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,
                     eq_error *err)
@@ -554,7 +537,7 @@ eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const floa
         return st;
     }
     if (pack_bytes) {
-        pack_filter(&g, wd, scratch->data, threads);
+        eq_pack_b_threads(threads, wd, g.cout, g.k, g.cout, scratch->data);
         f.wp = scratch->data;
     }
 

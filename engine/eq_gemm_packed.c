@@ -84,6 +84,24 @@ void eq_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *dst)
     }
 }
 
+void eq_pack_b_threads(int threads, const float *b, int64_t ldb, int64_t k, int64_t n,
+                       float *dst)
+{
+    int64_t panels = (n + NR - 1) / NR;
+    int nt = threads > 1 && k * n >= ((int64_t)1 << 16) ? threads : 1;
+    if (nt > panels)
+        nt = (int)panels;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = nt > 1 ? omp_get_thread_num() : 0;
+        int tn = nt > 1 ? omp_get_num_threads() : 1;
+        int64_t p0 = panels * t / tn, p1 = panels * (t + 1) / tn;
+        int64_t j0 = p0 * NR, j1 = p1 * NR < n ? p1 * NR : n;
+        if (j1 > j0)
+            eq_pack_b(b + j0, ldb, k, j1 - j0, dst + (size_t)p0 * (size_t)k * NR);
+    }
+}
+
 /* ---- the micro-kernel --------------------------------------------------- */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

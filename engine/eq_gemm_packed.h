@@ -41,6 +41,9 @@ size_t eq_packed_floats(int64_t k, int64_t n);
 /* Pack row-major B [k, n] (leading dimension ldb) into dst, which holds
  * eq_packed_floats(k, n) floats. */
 void eq_pack_b(const float *b, int64_t ldb, int64_t k, int64_t n, float *dst);
+/* The same with the panels split over `threads` (a copy: same bytes). */
+void eq_pack_b_threads(int threads, const float *b, int64_t ldb, int64_t k, int64_t n,
+                       float *dst);
 
 /* C = act(A * B + bias), bias [n] or NULL. threads >= 1 share the tiles
  * (without changing any value); only call when eq_gemm_packed_enabled(). */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "eq_alloc.h"
+#include "eq_blas.h"
 #include "eq_clock.h"
 #include "eq_gemm_packed.h"
 
@@ -479,8 +480,8 @@ static eq_status packed_filters_refresh(eq_graph *g, eq_error *err)
             break;
         int64_t k, cout;
         filter_dims(g, n, &k, &cout);
-        eq_pack_b(eq_tensor_f32(eq_graph_node_tensor(g, n->in[1])), cout, k, cout,
-                  n->packed);
+        eq_pack_b_threads(eq_blas_threads(), eq_tensor_f32(eq_graph_node_tensor(g, n->in[1])),
+                          cout, k, cout, n->packed);
         if (transient)
             g->nodes[n->in[1]].out.data = NULL;
     }
