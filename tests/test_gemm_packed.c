@@ -159,9 +159,11 @@ START_TEST(same_bytes_at_any_thread_count)
 {
     if (!kernel_here())
         return;
-    /* big enough for both splits: by columns (many panels) and by rows */
-    const int64_t shapes[][3] = {{289, 192, 1088}, {600, 32, 300}, {64, 2080, 64}};
-    for (size_t s = 0; s < 3; s++) {
+    /* big enough to use the threads, split by rows (the first three) and
+     * by columns (one row tile, many panels) */
+    const int64_t shapes[][3] = {
+        {289, 192, 1088}, {600, 32, 300}, {64, 2080, 64}, {14, 256, 100}};
+    for (size_t s = 0; s < 4; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         float *a = frand_array((size_t)(m * k)), *b = frand_array((size_t)(k * n));
         float *bias = frand_array((size_t)n);
