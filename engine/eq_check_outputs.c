@@ -388,7 +388,7 @@ eq_status eq_check_random(job_run *run, json_t *check, int training, eq_error *e
                 job_verdict(check, 0, "%s (random traces match)", numbers);
         }
     }
-    eq_runner_free(r[0]);
-    eq_runner_free(r[1]);
+    job_runner_free(run, r[0]);
+    job_runner_free(run, r[1]);
     return st;
 }

@@ -314,8 +314,8 @@ eq_status eq_check_reference(job_run *run, json_t *check, eq_error *err)
                      json_string_value(json_object_get(f, "name")));
         }
     }
-    eq_runner_free(fresh[0]);
-    eq_runner_free(fresh[1]);
+    job_runner_free(run, fresh[0]);
+    job_runner_free(run, fresh[1]);
     if (st != EQ_OK)
         return st;
     size_t len = strlen(sum);

@@ -32,12 +32,16 @@ typedef struct job_run {
     /* per-check figures, reset by the driver before each check */
     int check_passes;
     double check_pass_seconds;
+    int runners_alive, runners_max; /* memory: each runner holds a model */
 } job_run;
 
 /* A runner for the job's model in `mode` (eager uses eager_model and the
  * job's eager_call). hook may be NULL. */
 eq_runner *job_runner_new(job_run *run, eq_mode mode, int training, eq_var_hook hook,
                           void *hook_ctx, eq_error *err);
+
+/* Free a runner from job_runner_new (NULL is fine). */
+void job_runner_free(job_run *run, eq_runner *r);
 
 /* The shared inference runner of a mode, created on first use. */
 eq_runner *job_shared(job_run *run, eq_mode mode, eq_error *err);

@@ -47,9 +47,21 @@ eq_runner *job_runner_new(job_run *run, eq_mode mode, int training, eq_var_hook 
     cfg.hook = hook;
     cfg.hook_ctx = hook_ctx;
     eq_runner *r = eq_runner_new(mode == EQ_MODE_GRAPH ? job->model : job->eager_model, &cfg, err);
-    if (!r)
+    if (!r) {
         eq_error_prefix(err, "%s mode: ", eq_mode_name(mode));
+        return NULL;
+    }
+    if (++run->runners_alive > run->runners_max)
+        run->runners_max = run->runners_alive;
     return r;
+}
+
+void job_runner_free(job_run *run, eq_runner *r)
+{
+    if (!r)
+        return;
+    eq_runner_free(r);
+    run->runners_alive--;
 }
 
 eq_runner *job_shared(job_run *run, eq_mode mode, eq_error *err)
@@ -341,6 +353,18 @@ static json_t *model_json(const eq_model *m, const char *source, eq_runner *r)
     return o;
 }
 
+/* Whether a check runs on the shared runner of `mode` (the random checks
+ * make their own). */
+static int uses_shared(eq_check_id id, eq_mode mode)
+{
+    switch (id) {
+    case EQ_CHECK_VARIABLES_ONCE: return mode == EQ_MODE_EAGER;
+    case EQ_CHECK_RANDOM_INFERENCE:
+    case EQ_CHECK_RANDOM_TRAINING: return 0;
+    default: return 1;
+    }
+}
+
 static eq_status run_check(job_run *run, eq_check_id id, json_t *check, eq_error *err)
 {
     switch (id) {
@@ -410,6 +434,7 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(report, "checks", checks);
 
     job_run run = {.job = job, .hooks = hooks};
+    json_t *model_facts[2] = {NULL, NULL}; /* "models" of the report, by mode */
     run.passes_total = job_plan_passes(job);
     eq_error jerr;
     eq_error_clear(&jerr);
@@ -459,7 +484,24 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
             }
             /* A runner that failed mid-call is in no state to share. */
             for (int m = 0; m < 2; m++) {
-                eq_runner_free(run.shared[m]);
+                job_runner_free(&run, run.shared[m]);
+                run.shared[m] = NULL;
+            }
+        }
+        /* A shared runner no later check uses goes now (its model facts
+         * kept for the report): the random checks build two more models,
+         * and four at once doubled a job's peak memory. */
+        for (int m = 0; m < 2; m++) {
+            int later = 0;
+            for (int j = i + 1; j < job->n_checks; j++)
+                later |= uses_shared(job->checks[j], (eq_mode)m);
+            if (run.shared[m] && !later) {
+                json_decref(model_facts[m]);
+                model_facts[m] = model_json(m == EQ_MODE_GRAPH ? job->model : job->eager_model,
+                                            m == EQ_MODE_GRAPH ? job->model_label
+                                                               : job->eager_model_label,
+                                            run.shared[m]);
+                job_runner_free(&run, run.shared[m]);
                 run.shared[m] = NULL;
             }
         }
@@ -473,13 +515,17 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(report, "status", json_string(cancelled ? "cancelled" : job_failed ? "failed" : "completed"));
 
     json_t *models = json_object();
-    json_object_set_new(models, "graph", model_json(job->model, job->model_label,
-                                                    run.shared[EQ_MODE_GRAPH]));
-    json_object_set_new(models, "eager", model_json(job->eager_model, job->eager_model_label,
-                                                    run.shared[EQ_MODE_EAGER]));
+    for (int m = 0; m < 2; m++)
+        if (!model_facts[m])
+            model_facts[m] = model_json(m == EQ_MODE_GRAPH ? job->model : job->eager_model,
+                                        m == EQ_MODE_GRAPH ? job->model_label
+                                                           : job->eager_model_label,
+                                        run.shared[m]);
+    json_object_set_new(models, "graph", model_facts[EQ_MODE_GRAPH]);
+    json_object_set_new(models, "eager", model_facts[EQ_MODE_EAGER]);
     json_object_set_new(report, "models", models);
-    eq_runner_free(run.shared[EQ_MODE_GRAPH]);
-    eq_runner_free(run.shared[EQ_MODE_EAGER]);
+    job_runner_free(&run, run.shared[EQ_MODE_GRAPH]);
+    job_runner_free(&run, run.shared[EQ_MODE_EAGER]);
     eq_arena_free(run.arena);
 
     double wall = eq_now_seconds() - t0;
@@ -492,6 +538,10 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(timing, "passes", json_integer(run.passes_done));
     json_object_set_new(timing, "planned_passes", json_integer(job_plan_passes(job)));
     json_object_set_new(report, "timing", timing);
+    /* Each runner holds a whole model (variables, packed filters,
+     * activations): the most alive at once is the job's memory multiplier. */
+    json_object_set_new(report, "resources",
+                        json_pack("{s:i}", "runners_at_once", run.runners_max));
     /* Which kernels and how many threads computed these numbers: a kernel
      * set or thread count change can move results by an ulp. */
     const eq_blas_info *bi = eq_blas_info_get();

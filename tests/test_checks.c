@@ -713,6 +713,38 @@ static int on_cancel(void *ctx)
     return ++h->cancel_asks > h->cancel_after;
 }
 
+/* The shared runners go as soon as no later check needs them, so the
+ * random checks' fresh pair (checks run in the guide's order, random ones
+ * after the shared ones) never sits next to them: two models at once, not
+ * four; the report's model facts survive the early release. */
+START_TEST(shared_runners_released_before_fresh_ones)
+{
+    static const struct { const char *checks; int at_once; } cases[] = {
+        {"", 2}, /* the default checks */
+        {"\"checks\": [\"random_inference\"], ", 2},
+        {"\"checks\": [\"variables_once\"], ", 1},
+        {"\"checks\": [\"manifest\", \"random_training\", \"random_inference\"], ", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "{\"name\": \"m\", %s\"model\": " MLP "}",
+                 cases[i].checks);
+        json_t *r = run(text);
+        ck_assert_str_eq(json_string_value(json_object_get(r, "verdict")), "pass");
+        ck_assert_msg(json_integer_value(json_object_get(json_object_get(r, "resources"),
+                                                         "runners_at_once")) ==
+                          cases[i].at_once,
+                      "case %zu", i);
+        /* facts of a released shared runner are in the report all the same
+         * (the random-only job never had one) */
+        const json_t *eager = json_object_get(json_object_get(r, "models"), "eager");
+        ck_assert_int_eq(json_integer_value(json_object_get(eager, "variables")) > 0,
+                         i != 1);
+        json_decref(r);
+    }
+}
+END_TEST
+
 START_TEST(hooks_and_report_fields)
 {
     eq_job *job = parse("{\"name\": \"h\", \"model\": " MLP "}");
@@ -728,7 +760,7 @@ START_TEST(hooks_and_report_fields)
     ck_assert_int_eq(h.tensors, 10 * 3); /* 1 output + 2 endpoints per pass */
     static const char *top[] = {"format", "name", "verdict", "status", "summary", "job",
                                 "settings", "checks", "check_counts", "models", "timing",
-                                "engine"};
+                                "engine", "resources"};
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         ck_assert_msg(json_object_get(r, top[i]) != NULL, "report lacks %s", top[i]);
     ck_assert_ptr_null(json_object_get(r, "error"));
@@ -927,6 +959,7 @@ static Suite *checks_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("run");
     tcase_add_test(tc, hooks_and_report_fields);
+    tcase_add_test(tc, shared_runners_released_before_fresh_ones);
     tcase_add_test(tc, errors_in_checks_and_jobs);
     tcase_add_test(tc, estimate);
     tcase_add_test(tc, estimate_irv2);
