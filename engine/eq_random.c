@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <omp.h>
+
+#include "eq_blas.h"
+
 /* The 256 rule reserves n*256 blocks; beyond this n that overflows. */
 #define MAX_ELEMENTS (INT64_C(1) << 54)
 /* The 2*pi of TF's Box-Muller: a double (2.0f * M_PI is promoted). */
@@ -155,6 +159,8 @@ static eq_status check_count(const char *op, int64_t n, eq_error *err)
  * Box-Muller pairs read consecutive words. So the fills walk the stream in
  * batches of CHUNK blocks made by one eq_philox_fill call. */
 #define CHUNK 256
+/* Uniform fills from this many floats use every thread. */
+#define UNIFORM_PAR_MIN ((int64_t)1 << 18)
 
 /* Up to CHUNK blocks covering `words` more words; returns the words made. */
 static int64_t next_words(eq_philox *g, uint32_t *w, int64_t words)
@@ -177,13 +183,28 @@ eq_status eq_rng_kernel_uniform_f32(eq_rng_kernel *k, float *out, int64_t n, eq_
     if (st)
         return st;
     eq_philox g = eq_rng_kernel_reserve(k, n);
-    uint32_t w[4 * CHUNK];
-    for (int64_t i = 0; i < n;) {
-        int64_t m = min64(next_words(&g, w, n - i), n - i);
+    /* Philox blocks are independent (block b is the counter plus b), so
+     * big fills split into runs of whole blocks, one per thread, each
+     * generator skipped to its run: the same numbers in the same places
+     * (an initializer fills 59M floats for Inception-ResNet-v2). */
+    int64_t blocks = (n + 3) / 4;
+    int nt = n >= UNIFORM_PAR_MIN ? eq_blas_threads() : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = nt > 1 ? omp_get_thread_num() : 0;
+        int tn = nt > 1 ? omp_get_num_threads() : 1;
+        int64_t b0 = blocks * t / tn, b1 = blocks * (t + 1) / tn;
+        int64_t end = min64(4 * b1, n);
+        eq_philox gt = g;
+        eq_philox_skip(&gt, (uint64_t)b0);
+        uint32_t w[4 * CHUNK];
+        for (int64_t i = 4 * b0; i < end;) {
+            int64_t m = min64(next_words(&gt, w, end - i), end - i);
 #pragma omp simd
-        for (int64_t j = 0; j < m; j++)
-            out[i + j] = eq_rng_u32_to_float(w[j]);
-        i += m;
+            for (int64_t j = 0; j < m; j++)
+                out[i + j] = eq_rng_u32_to_float(w[j]);
+            i += m;
+        }
     }
     return EQ_OK;
 }
@@ -425,7 +446,8 @@ eq_status eq_random_uniform_f32(eq_rng_kernel *k, const eq_uniform_args *a, floa
     /* Two roundings, as TF's separate Mul and Add ops (-ffp-contract=off
      * keeps the vector loop from fusing them). */
     const float range = hi - lo;
-#pragma omp simd
+    int nt = n >= UNIFORM_PAR_MIN ? eq_blas_threads() : 1;
+#pragma omp parallel for simd num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float scaled = out[i] * range;
         out[i] = scaled + lo;

@@ -8,6 +8,7 @@
 
 #include "eq_alloc.h"
 #include "eq_arena.h"
+#include "eq_blas.h"
 #include "eq_rng.h"
 #include "eq_tensor.h"
 
@@ -519,6 +520,55 @@ START_TEST(normal_statistics)
 }
 END_TEST
 
+/* A big fill is split over the threads at Philox block boundaries: the
+ * same floats as one thread makes, for lengths that are not whole blocks,
+ * both from a fresh kernel and after a first execution moved it on; the
+ * scaled (Python-level) uniform too. */
+START_TEST(uniform_fill_same_at_any_thread_count)
+{
+    const int64_t ns[] = {1 << 18, (1 << 20) + 3, 3000001};
+    for (size_t c = 0; c < 3; c++) {
+        int64_t n = ns[c];
+        float *a = eq_malloc((size_t)n * sizeof *a), *b = eq_malloc((size_t)n * sizeof *b);
+        ck_assert(a && b);
+        eq_uniform_args u = {-0.25, 0.75, 0};
+        for (int threads = 1; threads <= 2; threads++) {
+            eq_blas_set_threads(threads);
+            float *out = threads == 1 ? a : b;
+            eq_rng_kernel k = kernel(7, 3);
+            ck_assert_int_eq(eq_rng_kernel_uniform_f32(&k, out, 5, NULL), EQ_OK);
+            ck_assert_int_eq(eq_rng_kernel_uniform_f32(&k, out, n, NULL), EQ_OK);
+            if (c == 2)
+                ck_assert_int_eq(eq_random_uniform_f32(&k, &u, out, n, NULL), EQ_OK);
+        }
+        ck_assert_msg(memcmp(a, b, (size_t)n * sizeof *a) == 0, "n %lld differs", (long long)n);
+        eq_free(a);
+        eq_free(b);
+    }
+    /* the first 12 of a big fill are still the spec's vector */
+    eq_blas_set_threads(2);
+    float *x = eq_malloc((size_t)(1 << 20) * sizeof *x);
+    eq_rng_kernel k = kernel(42, 0);
+    ck_assert_int_eq(eq_rng_kernel_uniform_f32(&k, x, 1 << 20, NULL), EQ_OK);
+    static const double want[12] = {0.83545911, 0.91629732, 0.49464953, 0.52111328,
+                                    0.71194923, 0.45645106, 0.11994720, 0.60958803,
+                                    0.84381545, 0.05754983, 0.60490716, 0.07535851};
+    assert_f32s(x, want, 12, 6e-9);
+    /* and block 2^17 + 10, in the second thread's half, is the stream's
+     * block of that number */
+    eq_rng_kernel k2 = kernel(42, 0);
+    float tail[8];
+    eq_philox g = eq_rng_kernel_reserve(&k2, 1 << 20);
+    eq_philox_skip(&g, (1 << 17) + 10);
+    uint32_t w[4];
+    eq_philox_next(&g, w);
+    for (int i = 0; i < 4; i++)
+        tail[i] = eq_rng_u32_to_float(w[i]);
+    ck_assert_int_eq(memcmp(tail, x + 4 * ((1 << 17) + 10), 4 * sizeof(float)), 0);
+    eq_free(x);
+}
+END_TEST
+
 START_TEST(speed_one_million)
 {
     /* Not a benchmark: a guard that 10^6 values take milliseconds (the
@@ -846,6 +896,7 @@ static Suite *random_suite(void)
     tcase_add_test(st, uniform_statistics);
     tcase_add_test(st, normal_statistics);
     tcase_add_test(st, speed_one_million);
+    tcase_add_test(st, uniform_fill_same_at_any_thread_count);
     suite_add_tcase(s, st);
     TCase *in = tcase_create("initializers");
     tcase_add_test(in, fans);
