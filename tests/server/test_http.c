@@ -420,7 +420,8 @@ START_TEST(auth_on_and_off)
     assert_error(&r, 403, "forbidden");
     resp_free(&r);
     r = http(&d, "POST", "/api/v1/jobs", "{}", 2, "correct-horse");
-    ck_assert_int_eq(r.status, 202);
+    /* accepted; 200 when the instant test job already ended */
+    ck_assert_msg(r.status == 202 || r.status == 200, "%ld %s", r.status, r.body);
     resp_free(&r);
     r = http(&d, "DELETE", "/api/v1/jobs/1", NULL, 0, NULL);
     assert_error(&r, 401, "unauthorized");
