@@ -3,10 +3,10 @@
  * filter read as a row-major [K, Cout] matrix.
  *
  * The GEMM: on a CPU with AVX-512 the engine's own kernel
- * (eq_gemm_packed.c) on the filter packed into column panels, packed once
- * per graph by graph mode (eq_conv2d_prepacked) or into the workspace on
- * every call; elsewhere (or with EQ_GEMM=blis) BLIS's sgemm and a separate
- * epilogue pass.
+ * (eq_gemm_packed.c), on the filter packed into column panels once per
+ * graph by graph mode (eq_conv2d_prepacked), or on the filter as it is in
+ * eager mode (the same sums in the same order, so the same bits); elsewhere
+ * (or with EQ_GEMM=blis) BLIS's sgemm and a separate epilogue pass.
  *
  * Paths:
  *  - 1x1, stride 1: the NHWC input already is the [M, Cin] patch matrix, so
@@ -388,9 +388,10 @@ static int64_t chunk_rows(const conv_geom *g, int lanes, size_t limit)
 }
 
 /* The filter as the GEMM sees it: w is HWIO read as [K, Cout]; wp is the
- * same filter packed for eq_gemm_packed, or NULL for the BLIS path. */
+ * same filter packed for eq_gemm_packed, or NULL. */
 typedef struct conv_filter {
     const float *w, *wp;
+    int plain; /* no wp: the engine's kernel on w as it is */
 } conv_filter;
 
 /* y += r over n floats: the residual add of the BLIS path, element-wise
@@ -413,6 +414,11 @@ static void conv_gemm(const conv_geom *g, const float *a, int64_t rows, const co
     if (f->wp) {
         eq_gemm_packed_residual(threads, rows, g->cout, g->k, a, g->k, f->wp, bias, res,
                                 g->cout, act, y, g->cout);
+        return;
+    }
+    if (f->plain) {
+        eq_gemm_plain_residual(threads, rows, g->cout, g->k, a, g->k, f->w, g->cout, bias, res,
+                               g->cout, act, y, g->cout);
         return;
     }
     if (threads > 1)
@@ -500,52 +506,48 @@ eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const floa
     float *yd = eq_tensor_f32(y);
     int threads = eq_blas_threads();
 
-    int packed = eq_gemm_packed_enabled();
-    conv_filter f = {wd, packed ? w_packed : NULL};
+    /* The engine's kernel reads a filter packed beforehand (graph mode) or
+     * the HWIO filter as it is (eager mode: packing on every call cost
+     * more than the strided reads do); BLIS without AVX-512 or with
+     * EQ_GEMM=blis. */
+    int own = eq_gemm_packed_enabled();
+    conv_filter f = {wd, own ? w_packed : NULL, own && !w_packed};
     if (!wd && !f.wp)
         return eq_error_set(err, EQ_ERR_STATE,
                             "conv2d: the filter exists only packed, and the packed kernel "
                             "has been switched off since");
     int direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
 
-    /* Split mode (see the top of the file) needs enough rows per thread
-     * to repay each thread packing the whole filter itself. */
+    /* Split mode (see the top of the file) needs enough rows per thread. */
     int lanes = !direct && threads > 1 && g.m / threads >= EQ_CONV_SPLIT_MIN_ROWS ? threads : 1;
     eq_workspace local = {0};
     eq_workspace *scratch = ws ? ws : &local;
     size_t limit = scratch->limit ? scratch->limit : (size_t)64 << 20;
     size_t row_bytes = (size_t)g.k * sizeof(float);
-    /* a filter packed here sits at the start of the workspace, the im2col
-     * panels after it */
-    size_t pack_bytes = packed && !f.wp ? eq_packed_floats(g.k, g.cout) * sizeof(float) : 0;
-    size_t avail = limit > pack_bytes ? limit - pack_bytes : 0;
-    int64_t rows = direct ? 0 : chunk_rows(&g, lanes, avail);
-    if (!direct && rows < 1 && lanes > 1) {
-        lanes = 1;
-        rows = chunk_rows(&g, lanes, avail);
-    }
-    size_t panel_bytes = direct ? 0 : (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes;
-    if (pack_bytes + panel_bytes > 0)
-        st = eq_workspace_reserve(scratch, pack_bytes + panel_bytes, err);
-    if (st != EQ_OK) {
-        char sx[128], sw[128];
-        eq_error_prefix(err, "conv2d: input %s with filter %s: %s: ",
-                        shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw),
-                        pack_bytes ? "packed filter and im2col" : "im2col");
-        if (scratch == &local)
-            eq_workspace_release(&local);
-        return st;
-    }
-    if (pack_bytes) {
-        eq_pack_b_threads(threads, wd, g.cout, g.k, g.cout, scratch->data);
-        f.wp = scratch->data;
+    int64_t rows = 0;
+    if (!direct) {
+        rows = chunk_rows(&g, lanes, limit);
+        if (rows < 1 && lanes > 1) {
+            lanes = 1;
+            rows = chunk_rows(&g, lanes, limit);
+        }
+        st = eq_workspace_reserve(
+            scratch, (size_t)lanes * (size_t)(rows > 0 ? rows : 1) * row_bytes, err);
+        if (st != EQ_OK) {
+            char sx[128], sw[128];
+            eq_error_prefix(err, "conv2d: input %s with filter %s: im2col: ",
+                            shape_of(x, sx, sizeof sx), shape_of(w, sw, sizeof sw));
+            if (scratch == &local)
+                eq_workspace_release(&local);
+            return st;
+        }
     }
 
     if (direct) {
         /* 1x1, stride 1: the input is the patch matrix */
         conv_gemm(&g, xd, g.m, &f, bd, rd, p->activation, yd, threads);
     } else {
-        float *panel = (float *)((char *)scratch->data + pack_bytes);
+        float *panel = scratch->data;
         if (lanes > 1) {
 #pragma omp parallel num_threads(lanes)
             {

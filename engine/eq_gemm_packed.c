@@ -139,7 +139,8 @@ static inline __attribute__((always_inline)) AVX512 __m512 post(__m512 v, const 
 static inline __attribute__((always_inline)) AVX512 void
 tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
      int64_t ldc, __mmask16 k0, __mmask16 k1, int first, int last, const float *bias,
-     const float *res, int64_t ldr, int act, const float *bnext)
+     const float *res, int64_t ldr, int act, const float *bnext, int64_t ldb, __mmask16 kb0,
+     __mmask16 kb1)
 {
     __m512 s0[MR], s1[MR];
 #pragma GCC unroll 14
@@ -153,11 +154,11 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
         }
     }
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b + p * NR);
-        __m512 b1 = _mm512_loadu_ps(b + p * NR + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(kb0, b + p * ldb);
+        __m512 b1 = _mm512_maskz_loadu_ps(kb1, b + p * ldb + 16);
         if (bnext) {
-            _mm_prefetch((const char *)(bnext + p * NR), _MM_HINT_T1);
-            _mm_prefetch((const char *)(bnext + p * NR + 16), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bnext + p * ldb), _MM_HINT_T1);
+            _mm_prefetch((const char *)(bnext + p * ldb + 16), _MM_HINT_T1);
         }
 #pragma GCC unroll 14
         for (int i = 0; i < mr; i++) {
@@ -186,22 +187,23 @@ tile(const int mr, int64_t kc, const float *a, int64_t lda, const float *b, floa
     case R:                                                                            \
         if (!last)                                                                     \
             tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 0, NULL, NULL, 0, POST_NONE, \
-                 bnext);                                                               \
+                 bnext, ldb, kb0, kb1);                                                \
         else if (act == POST_RELU)                                                     \
             tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr, POST_RELU,\
-                 bnext);                                                               \
+                 bnext, ldb, kb0, kb1);                                                \
         else if (act == POST_RELU6)                                                    \
             tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr,           \
-                 POST_RELU6, bnext);                                                   \
+                 POST_RELU6, bnext, ldb, kb0, kb1);                                    \
         else                                                                           \
             tile(R, kc, a, lda, b, c, ldc, k0, k1, first, 1, bias, res, ldr, POST_NONE,\
-                 bnext);                                                               \
+                 bnext, ldb, kb0, kb1);                                                \
         break;
 
 static AVX512 void tile_any(int mr, int64_t kc, const float *a, int64_t lda, const float *b,
                             float *c, int64_t ldc, __mmask16 k0, __mmask16 k1, int first,
                             int last, const float *bias, const float *res, int64_t ldr,
-                            int act, const float *bnext)
+                            int act, const float *bnext, int64_t ldb, __mmask16 kb0,
+                            __mmask16 kb1)
 {
     switch (mr) {
         TILE_ROWS(14)
@@ -230,6 +232,7 @@ typedef struct gemm_job {
     const float *res; /* residual added after the bias, or NULL */
     int64_t ldr;
     int act; /* POST_* fused into the store */
+    int64_t ldb; /* 0: B packed in panels; else B row-major with this stride */
     float *c;
     int64_t ldc;
 } gemm_job;
@@ -249,21 +252,35 @@ static AVX512 void region(const gemm_job *jb, int64_t m0, int64_t m1, int64_t p0
                 __mmask16 k1 = cols >= 32   ? (__mmask16)0xFFFF
                                : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1)
                                            : (__mmask16)0;
-                const float *b = jb->bp + jp * jb->k * NR + pc * NR;
                 const float *bias = jb->bias ? jb->bias + j0 : NULL;
-                /* The next slice of B this loop reads: the first tile
-                 * prefetches it into L2 while it computes, so the next
+                /* B's slice [pc, pc + kc) x [j0, j0 + 32): a panel's rows
+                 * of 32 (zero-padded, loaded whole), or rows of the plain
+                 * matrix (loaded through the column masks: nothing past
+                 * column n is read). The first tile prefetches the next
+                 * slice this loop reads into L2 while it computes, so that
                  * slice's first tile does not wait on memory (the filters
                  * of a network do not stay in cache between runs). */
-                const float *bnext = jp + 1 < p1            ? b + jb->k * NR
-                                     : pc + KC < jb->k      ? jb->bp + p0 * jb->k * NR + (pc + KC) * NR
-                                                            : NULL;
+                const float *b, *bnext;
+                int64_t ldb;
+                __mmask16 kb0 = k0, kb1 = k1;
+                if (jb->ldb) {
+                    ldb = jb->ldb;
+                    b = jb->bp + pc * ldb + j0;
+                    bnext = jp + 1 < p1 ? b + NR : NULL;
+                } else {
+                    ldb = NR;
+                    kb0 = kb1 = (__mmask16)0xFFFF;
+                    b = jb->bp + jp * jb->k * NR + pc * NR;
+                    bnext = jp + 1 < p1       ? b + jb->k * NR
+                            : pc + KC < jb->k ? jb->bp + p0 * jb->k * NR + (pc + KC) * NR
+                                              : NULL;
+                }
                 for (int64_t i = ic; i < mc_end; i += MR) {
                     int mr = mc_end - i < MR ? (int)(mc_end - i) : MR;
                     tile_any(mr, kc, jb->a + i * jb->lda + pc, jb->lda, b,
                              jb->c + i * jb->ldc + j0, jb->ldc, k0, k1, first, last, bias,
                              jb->res ? jb->res + i * jb->ldr + j0 : NULL, jb->ldr, jb->act,
-                             i == ic ? bnext : NULL);
+                             i == ic ? bnext : NULL, ldb, kb0, kb1);
                 }
             }
         }
@@ -273,17 +290,10 @@ static AVX512 void region(const gemm_job *jb, int64_t m0, int64_t m1, int64_t p0
 
 /* ---- driver ------------------------------------------------------------- */
 
-void eq_gemm_packed(int threads, int64_t m, int64_t n, int64_t k, const float *a,
-                    int64_t lda, const float *bp, const float *bias, eq_activation act,
-                    float *c, int64_t ldc)
-{
-    eq_gemm_packed_residual(threads, m, n, k, a, lda, bp, bias, NULL, 0, act, c, ldc);
-}
-
-void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
-                             int64_t lda, const float *bp, const float *bias,
-                             const float *res, int64_t ldr, eq_activation act, float *c,
-                             int64_t ldc)
+/* C = act(A * B + bias + res) with B packed (ldb 0) or row-major. */
+static void gemm(int threads, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, const float *bias, const float *res,
+                 int64_t ldr, eq_activation act, float *c, int64_t ldc)
 {
     EQ_ASSERT(eq_gemm_packed_enabled());
     EQ_ASSERT(m >= 0 && n >= 0 && k >= 1 && lda >= k && ldc >= n);
@@ -292,11 +302,11 @@ void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const
         return;
 #if defined(__x86_64__) && defined(__GNUC__)
     int fused = act == EQ_ACT_NONE || act == EQ_ACT_RELU || act == EQ_ACT_RELU6;
-    gemm_job jb = {m, n, k, a, lda, bp, bias, res, ldr,
+    gemm_job jb = {m, n, k, a, lda, b, bias, res, ldr,
                    act == EQ_ACT_RELU    ? POST_RELU
                    : act == EQ_ACT_RELU6 ? POST_RELU6
                                          : POST_NONE,
-                   c, ldc};
+                   ldb, c, ldc};
     int64_t panels = (n + NR - 1) / NR, tiles = (m + MR - 1) / MR;
     int nt = threads < 1 ? 1 : threads;
     /* too little work to wake a second thread for */
@@ -328,6 +338,30 @@ void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const
         for (int64_t i = 0; i < m; i++)
             eq_epilogue_apply(c + i * ldc, c + i * ldc, 1, n, NULL, act, 1);
 #else
-    (void)threads, (void)a, (void)bp, (void)bias, (void)res, (void)act, (void)c;
+    (void)threads, (void)a, (void)b, (void)ldb, (void)bias, (void)res, (void)act, (void)c;
 #endif
+}
+
+void eq_gemm_packed(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                    int64_t lda, const float *bp, const float *bias, eq_activation act,
+                    float *c, int64_t ldc)
+{
+    gemm(threads, m, n, k, a, lda, bp, 0, bias, NULL, 0, act, c, ldc);
+}
+
+void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                             int64_t lda, const float *bp, const float *bias,
+                             const float *res, int64_t ldr, eq_activation act, float *c,
+                             int64_t ldc)
+{
+    gemm(threads, m, n, k, a, lda, bp, 0, bias, res, ldr, act, c, ldc);
+}
+
+void eq_gemm_plain_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                            int64_t lda, const float *b, int64_t ldb, const float *bias,
+                            const float *res, int64_t ldr, eq_activation act, float *c,
+                            int64_t ldc)
+{
+    EQ_ASSERT(ldb >= n);
+    gemm(threads, m, n, k, a, lda, b, ldb, bias, res, ldr, act, c, ldc);
 }

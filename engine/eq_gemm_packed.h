@@ -6,7 +6,9 @@
  * graph packs each filter once and reuses it on every run, which is what
  * BLIS cannot do: it packs B again on every call, and at batch 1 the
  * late Inception blocks are GEMMs of 64 or 289 rows where that repacking
- * is a large part of the work.
+ * is a large part of the work. The same kernel also reads B as it is
+ * (eq_gemm_plain_residual: eager mode, where packing on every call cost
+ * more than strided rows do).
  *
  * Every C element is one float32 FMA chain over k = 0..K-1 in order,
  * computed by one thread, whatever the blocking or the thread split: the
@@ -59,14 +61,23 @@ void eq_gemm_packed_residual(int threads, int64_t m, int64_t n, int64_t k, const
                              const float *res, int64_t ldr, eq_activation act, float *c,
                              int64_t ldc);
 
+/* The same kernel on B as it is: row-major [k, n] with leading dimension
+ * ldb >= n. Every element is computed by the same FMA chain as with the
+ * packed B, so the result is identical; only the memory access differs
+ * (rows of B strided by ldb instead of contiguous panels). */
+void eq_gemm_plain_residual(int threads, int64_t m, int64_t n, int64_t k, const float *a,
+                            int64_t lda, const float *b, int64_t ldb, const float *bias,
+                            const float *res, int64_t ldr, eq_activation act, float *c,
+                            int64_t ldc);
+
 /* eq_conv2d (eq_ops.h) with the filter already packed: w_packed is
  * eq_pack_b of w read as [kh*kw*Cin, Cout], or NULL, in which case the
- * filter is packed into the workspace on every call. w is still required
- * (shapes, and the BLIS path when the packed kernel is not enabled). The
- * output is identical either way. residual (NULL, or the output's shape,
- * not overlapping it) is added after the bias and before the activation:
- * y = act(conv + bias + residual), graph mode's fusion of a residual
- * block's `x + up`. */
+ * kernel reads w as it is (eq_gemm_plain_residual). w is still required
+ * (shapes, and the BLIS path when the kernel is not enabled) unless a
+ * packed copy is given. The output is identical either way. residual
+ * (NULL, or the output's shape, not overlapping it) is added after the
+ * bias and before the activation: y = act(conv + bias + residual), graph
+ * mode's fusion of a residual block's `x + up`. */
 eq_status eq_conv2d_prepacked(const eq_tensor *x, const eq_tensor *w, const float *w_packed,
                               const eq_tensor *bias, const eq_tensor *residual,
                               const eq_conv2d_params *p, eq_tensor *y, eq_workspace *ws,

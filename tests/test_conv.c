@@ -15,12 +15,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Workspace bytes a conv needs for its filter on top of im2col: the
- * packed copy of the [K, Cout] filter on the packed path, none on BLIS's. */
-static size_t filter_bytes(int64_t k, int64_t cout)
-{
-    return eq_gemm_packed_enabled() ? eq_packed_floats(k, cout) * sizeof(float) : 0;
-}
 
 static unsigned rng_state = 12345u;
 
@@ -233,9 +227,9 @@ START_TEST(conv_chunked_and_split)
     eq_blas_set_threads(2);
     conv_case big = {2, 23, 21, 13, 3, 3, 17, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU};
     ck_assert(run_case(&big, &ws, "split"));
-    ws.limit = filter_bytes(3 * 3 * 13, 17) + 3 * 3 * 13 * sizeof(float) * 40; /* 40 rows */
+    ws.limit = 3 * 3 * 13 * sizeof(float) * 40; /* 40 im2col rows */
     ck_assert(run_case(&big, &ws, "split, small chunks"));
-    ws.limit = filter_bytes(3 * 3 * 13, 17) + 3 * 3 * 13 * sizeof(float) * 1; /* no split */
+    ws.limit = 3 * 3 * 13 * sizeof(float) * 1; /* one row: no split */
     ck_assert(run_case(&big, &ws, "one row per chunk"));
     eq_workspace_release(&ws);
     /* few output rows: every step shared by the threads */
@@ -360,19 +354,20 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     eq_tensor *y = tnew(a, 4, ys);
     eq_workspace ws = {0};
     ck_assert_int_eq(eq_conv2d(x, w, NULL, &p, y, &ws, NULL), EQ_OK);
-    /* no im2col: the workspace holds at most the packed filter */
+    /* no im2col: the workspace was never touched */
+    ck_assert_ptr_null(ws.data);
+    ck_assert_uint_eq(ws.size, 0);
+    /* and it is exactly the GEMM of the input as an [M, Cin] matrix: with
+     * the engine's kernel, the GEMM on the packed filter (so reading the
+     * filter as it is gives the same bits as packing it), else BLIS's */
     eq_tensor *g = tnew(a, 4, ys);
     if (eq_gemm_packed_enabled()) {
-        ck_assert_uint_eq(ws.size, filter_bytes(24, 19));
-        /* and it is exactly the GEMM of the input as an [M, Cin] matrix */
-        float *wp = malloc(filter_bytes(24, 19));
+        float *wp = malloc(eq_packed_floats(24, 19) * sizeof *wp);
         eq_pack_b(eq_tensor_f32(w), 19, 24, 19, wp);
         eq_gemm_packed(1, 2 * 7 * 9, 19, 24, eq_tensor_f32(x), 24, wp, NULL, EQ_ACT_NONE,
                        eq_tensor_f32(g), 19);
         free(wp);
     } else {
-        ck_assert_ptr_null(ws.data);
-        ck_assert_uint_eq(ws.size, 0);
         eq_sgemm(0, 0, 2 * 7 * 9, 19, 24, 1.0f, eq_tensor_f32(x), 24, eq_tensor_f32(w), 19,
                  0.0f, eq_tensor_f32(g), 19);
     }
@@ -390,9 +385,7 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     ck_assert_int_eq(eq_conv2d_shape(xb, wb, bb, &pb, ybs, NULL), EQ_OK);
     eq_tensor *yb = tnew(a, 4, ybs);
     ck_assert_int_eq(eq_conv2d(xb, wb, bb, &pb, yb, &ws, NULL), EQ_OK);
-    ck_assert_uint_eq(ws.size, filter_bytes(16, 24) > filter_bytes(24, 19)
-                                   ? filter_bytes(16, 24)
-                                   : filter_bytes(24, 19));
+    ck_assert_ptr_null(ws.data);
     double *refb = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     double *sab = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     ref_conv(xb, wb, bb, &pb, ybs, refb, sab);
@@ -403,10 +396,8 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     eq_conv2d_params p2 = {2, 2, 1, 1, EQ_PAD_SAME, EQ_ACT_NONE};
     ck_assert_int_eq(eq_conv2d_shape(x, w, NULL, &p2, ys, NULL), EQ_OK);
     eq_tensor *y2 = tnew(a, 4, ys);
-    size_t before = ws.size;
     ck_assert_int_eq(eq_conv2d(x, w, NULL, &p2, y2, &ws, NULL), EQ_OK);
     ck_assert_ptr_nonnull(ws.data);
-    ck_assert_uint_gt(ws.size, before);
     ref_conv(x, w, NULL, &p2, ys, ref, sa);
     check_close(y2, ref, sa, 24, "1x1 stride 2");
     free(ref);
@@ -485,6 +476,39 @@ START_TEST(conv_residual_equals_separate_add)
                          EQ_ERR_SHAPE);
         ck_assert_ptr_nonnull(strstr(err.message, "residual"));
         eq_workspace_release(&ws);
+        eq_arena_free(a);
+    }
+}
+END_TEST
+
+/* Graph mode's conv on a filter packed beforehand gives eager mode's bytes
+ * (the filter read as it is), on every path. */
+START_TEST(conv_prepacked_equals_unpacked)
+{
+    eq_blas_set_threads(2);
+    const conv_case cases[] = {
+        {1, 17, 17, 24, 1, 1, 40, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* 1x1 */
+        {2, 29, 27, 12, 3, 3, 21, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU6}, /* split */
+        {1, 8, 8, 16, 3, 3, 70, 2, 1, EQ_PAD_VALID, 0, EQ_ACT_NONE},   /* shared */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const conv_case *c = &cases[ci];
+        eq_arena *a = eq_arena_new(0);
+        int64_t xs[4] = {c->n, c->h, c->w, c->cin}, wsh[4] = {c->kh, c->kw, c->cin, c->cout};
+        int64_t bs[1] = {c->cout}, ys[4];
+        eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
+        eq_conv2d_params p = {c->stride, c->stride, 1, 1, c->pad, c->act};
+        ck_assert_int_eq(eq_conv2d_shape(x, w, c->bias ? b : NULL, &p, ys, NULL), EQ_OK);
+        eq_tensor *y1 = tnew(a, 4, ys), *y2 = tnew(a, 4, ys);
+        int64_t k = c->kh * c->kw * c->cin;
+        float *wp = malloc(eq_packed_floats(k, c->cout) * sizeof *wp);
+        eq_pack_b(eq_tensor_f32(w), c->cout, k, c->cout, wp);
+        ck_assert_int_eq(eq_conv2d(x, w, c->bias ? b : NULL, &p, y1, NULL, NULL), EQ_OK);
+        ck_assert_int_eq(
+            eq_conv2d_prepacked(x, w, wp, c->bias ? b : NULL, NULL, &p, y2, NULL, NULL), EQ_OK);
+        ck_assert_msg(memcmp(y1->data, y2->data, eq_tensor_nbytes(y1)) == 0,
+                      "case %zu: prepacked differs", ci);
+        free(wp);
         eq_arena_free(a);
     }
 }
@@ -696,13 +720,7 @@ START_TEST(conv_error_workspace_limit_and_nomem)
     ck_assert_ptr_nonnull(strstr(err.message, "conv2d: input [1, 8, 8, 3] with filter "
                                               "[3, 3, 3, 8]"));
     ck_assert_ptr_nonnull(strstr(err.message, "limit of 100 bytes"));
-    if (eq_gemm_packed_enabled()) {
-        /* the packed filter counts against the limit too, and says so */
-        ws.limit = 108;
-        ck_assert_int_eq(eq_conv2d(f.x, f.w, NULL, &f.p, y, &ws, &err), EQ_ERR_LIMIT);
-        ck_assert_ptr_nonnull(strstr(err.message, "packed filter and im2col"));
-    }
-    ws.limit = filter_bytes(27, 8) + 108;
+    ws.limit = 108;
     ck_assert_int_eq(eq_conv2d(f.x, f.w, NULL, &f.p, y, &ws, &err), EQ_OK);
     eq_workspace_release(&ws);
     /* out of memory for the scratch: an error, nothing written, no leak */
@@ -746,6 +764,7 @@ static void add_tcases(Suite *s, const char *const names[4], void (*setup)(void)
     tcase_add_test(t, conv_1x1_is_one_gemm_without_scratch);
     tcase_add_test(t, conv_fused_equals_separate_ops);
     tcase_add_test(t, conv_residual_equals_separate_add);
+    tcase_add_test(t, conv_prepacked_equals_unpacked);
     tcase_add_test(t, conv_deterministic_at_2_threads);
     suite_add_tcase(s, t);
     t = tcase_create(names[3]);

@@ -260,6 +260,45 @@ START_TEST(residual_equals_separate_add)
 }
 END_TEST
 
+/* B read as it is (row-major, leading dimension wider than n) gives the
+ * bytes B packed gives: same sums, same order; no column past n is read
+ * (the matrix ends right after the last row's n columns). */
+START_TEST(plain_b_equals_packed_b)
+{
+    if (!kernel_here())
+        return;
+    const int64_t shapes[][4] = {{1, 1, 1, 1},     {15, 17, 33, 17},  {29, 48, 257, 50},
+                                 {70, 100, 300, 100}, {289, 192, 600, 200}, {14, 256, 100, 256}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldb = shapes[s][3];
+        float *a = frand_array((size_t)(m * k)), *bias = frand_array((size_t)n);
+        float *res = frand_array((size_t)(m * n));
+        /* the last row holds exactly n floats: a read past them would be
+         * outside the allocation (ASan sees it) */
+        float *b = frand_array((size_t)((k - 1) * ldb + n));
+        float *bp = malloc(eq_packed_floats(k, n) * sizeof *bp);
+        eq_pack_b(b, ldb, k, n, bp);
+        float *c1 = malloc((size_t)(m * n) * sizeof *c1);
+        float *c2 = malloc((size_t)(m * n) * sizeof *c2);
+        for (int act = EQ_ACT_NONE; act <= EQ_ACT_RELU6; act++) {
+            eq_gemm_packed_residual(2, m, n, k, a, k, bp, bias, res, n, (eq_activation)act, c1,
+                                    n);
+            eq_gemm_plain_residual(2, m, n, k, a, k, b, ldb, bias, res, n, (eq_activation)act,
+                                   c2, n);
+            ck_assert_msg(memcmp(c1, c2, (size_t)(m * n) * sizeof *c1) == 0,
+                          "shape %zu act %d: plain B differs from packed B", s, act);
+        }
+        free(a);
+        free(bias);
+        free(res);
+        free(b);
+        free(bp);
+        free(c1);
+        free(c2);
+    }
+}
+END_TEST
+
 /* TF's relu is max(x, 0): NaN stays NaN; relu6 caps +inf at 6. */
 START_TEST(relu_keeps_nan_and_caps_inf)
 {
@@ -302,6 +341,7 @@ static Suite *gemm_packed_suite(void)
     tcase_add_test(t, same_bytes_at_any_thread_count);
     tcase_add_test(t, fused_epilogue_equals_separate);
     tcase_add_test(t, residual_equals_separate_add);
+    tcase_add_test(t, plain_b_equals_packed_b);
     tcase_add_test(t, relu_keeps_nan_and_caps_inf);
     tcase_add_test(t, switch_reports_previous_setting);
     suite_add_tcase(s, t);
