@@ -385,7 +385,12 @@ START_TEST(conv_1x1_is_one_gemm_without_scratch)
     ck_assert_int_eq(eq_conv2d_shape(xb, wb, bb, &pb, ybs, NULL), EQ_OK);
     eq_tensor *yb = tnew(a, 4, ybs);
     ck_assert_int_eq(eq_conv2d(xb, wb, bb, &pb, yb, &ws, NULL), EQ_OK);
-    ck_assert_ptr_null(ws.data);
+    /* 2450 rows: enough tiles reuse the filter that the engine's kernel
+     * gets it packed for the call, the only thing in the workspace */
+    if (eq_gemm_packed_enabled())
+        ck_assert_uint_eq(ws.size, eq_packed_floats(16, 24) * sizeof(float));
+    else
+        ck_assert_ptr_null(ws.data);
     double *refb = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     double *sab = malloc(sizeof(double) * (size_t)eq_tensor_numel(yb));
     ref_conv(xb, wb, bb, &pb, ybs, refb, sab);
@@ -482,13 +487,16 @@ START_TEST(conv_residual_equals_separate_add)
 END_TEST
 
 /* Graph mode's conv on a filter packed beforehand gives eager mode's bytes
- * (the filter read as it is), on every path. */
+ * (the filter read as it is, or packed for the call when many row tiles
+ * reuse it), on every path. */
 START_TEST(conv_prepacked_equals_unpacked)
 {
     eq_blas_set_threads(2);
     const conv_case cases[] = {
-        {1, 17, 17, 24, 1, 1, 40, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* 1x1 */
-        {2, 29, 27, 12, 3, 3, 21, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU6}, /* split */
+        {1, 17, 17, 24, 1, 1, 40, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* 1x1, filter as is */
+        {4, 17, 17, 24, 1, 1, 40, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU},  /* 1x1, packed here */
+        {1, 15, 15, 12, 3, 3, 21, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU6}, /* split, as is */
+        {2, 29, 27, 12, 3, 3, 21, 1, 1, EQ_PAD_SAME, 1, EQ_ACT_RELU6}, /* split, packed */
         {1, 8, 8, 16, 3, 3, 70, 2, 1, EQ_PAD_VALID, 0, EQ_ACT_NONE},   /* shared */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
@@ -499,7 +507,7 @@ START_TEST(conv_prepacked_equals_unpacked)
         eq_tensor *x = trand(a, 4, xs), *w = trand(a, 4, wsh), *b = trand(a, 1, bs);
         eq_conv2d_params p = {c->stride, c->stride, 1, 1, c->pad, c->act};
         ck_assert_int_eq(eq_conv2d_shape(x, w, c->bias ? b : NULL, &p, ys, NULL), EQ_OK);
-        eq_tensor *y1 = tnew(a, 4, ys), *y2 = tnew(a, 4, ys);
+        eq_tensor *y1 = tnew(a, 4, ys), *y2 = tnew(a, 4, ys), *y3 = tnew(a, 4, ys);
         int64_t k = c->kh * c->kw * c->cin;
         float *wp = malloc(eq_packed_floats(k, c->cout) * sizeof *wp);
         eq_pack_b(eq_tensor_f32(w), c->cout, k, c->cout, wp);
@@ -508,6 +516,15 @@ START_TEST(conv_prepacked_equals_unpacked)
             eq_conv2d_prepacked(x, w, wp, c->bias ? b : NULL, NULL, &p, y2, NULL, NULL), EQ_OK);
         ck_assert_msg(memcmp(y1->data, y2->data, eq_tensor_nbytes(y1)) == 0,
                       "case %zu: prepacked differs", ci);
+        /* a workspace too small for a packed copy: read as is, same bytes
+         * (the engine's kernel only: BLIS's sums depend on the chunking) */
+        if (eq_gemm_packed_enabled()) {
+            eq_workspace tight = {NULL, 0, (size_t)k * sizeof(float) * 4};
+            ck_assert_int_eq(eq_conv2d(x, w, c->bias ? b : NULL, &p, y3, &tight, NULL), EQ_OK);
+            ck_assert_msg(memcmp(y1->data, y3->data, eq_tensor_nbytes(y1)) == 0,
+                          "case %zu: tight workspace differs", ci);
+            eq_workspace_release(&tight);
+        }
         free(wp);
         eq_arena_free(a);
     }
