@@ -1,14 +1,19 @@
-/* eq_gemm_packed.c - sgemm on a prepacked B with an AVX-512 micro-kernel
- * (see eq_gemm_packed.h for the contract).
+/* eq_gemm_packed.c - sgemm with an AVX-512 micro-kernel on a prepacked B,
+ * or on B as it is (see eq_gemm_packed.h for the contract).
  *
  * Blocking, from the outside in: MC rows of A (their KC-wide slice stays
  * in L2 while every panel of B passes over it), KC steps of k (a panel's
  * KC x 32 slice is 32 KiB: it stays in L1 while the tiles of the MC rows
  * stream past it), panels of 32 columns, tiles of MR rows. A tile keeps
  * its MR x 32 sums in 28 registers; A is read in place (row-major, one
- * broadcast per row and k), so nothing but B is ever copied. Between KC
- * blocks the partial sums go through C unchanged (a float32 store and load
- * are exact), which is why the blocking cannot change a result. */
+ * broadcast per row and k), so nothing but B is ever copied, and B only
+ * when the caller packs it. Between KC blocks the partial sums go through
+ * C unchanged (a float32 store and load are exact), which is why neither
+ * the blocking, nor the thread split, nor B's layout can change a result.
+ *
+ * Tried and not kept (interleaved bench_irv2 runs showed nothing): KC of
+ * 128, 192 or 320; MC of 18 or 72 tiles; K split into equal blocks; rows
+ * split between threads at any row instead of at tile boundaries. */
 #include "eq_gemm_packed.h"
 
 #include <stdlib.h>
