@@ -11,9 +11,11 @@
  * C unchanged (a float32 store and load are exact), which is why neither
  * the blocking, nor the thread split, nor B's layout can change a result.
  *
- * Tried and not kept (interleaved bench_irv2 runs showed nothing): KC of
- * 128, 192 or 320; MC of 18 or 72 tiles; K split into equal blocks; rows
- * split between threads at any row instead of at tile boundaries. */
+ * Tried and not kept (interleaved bench_irv2 runs): KC of 192 or 320 and
+ * MC of 18 or 72 tiles (within noise), KC of 128 (slower); K split into
+ * equal blocks, rows split between the threads at any row instead of at
+ * tile boundaries, a finer cost model for the row/column split (within
+ * noise). */
 #include "eq_gemm_packed.h"
 
 #include <stdlib.h>
