@@ -20,6 +20,8 @@
 typedef struct eq_value {
     eq_tensor t; /* dtype/rank/shape always; data only in eager mode */
     int node;    /* graph: node id; eager: -1 */
+    int temp;    /* eager: t's storage is an op output of this backend (not a
+                    variable's or constant's), so op_consume may reuse it */
 } eq_value;
 
 typedef struct eq_backend eq_backend;
@@ -28,6 +30,14 @@ typedef struct eq_backend_vtable {
     /* Run (eager) or record (graph) one op on values from this backend. */
     eq_status (*op)(eq_backend *b, const eq_opdesc *d, eq_value *const *in,
                     int n, eq_value **out, eq_error *err);
+    /* As op, when in[0] is a temporary the interpreter never reads again
+     * (a conv output on its way through bias, batch norm and activation):
+     * a backend may write the result over it. Eager does for the
+     * element-wise ops whose kernels allow y == x, which is what keeps a
+     * call's activations from tripling; graph's memory plan already does
+     * the same, so it treats this as op. The results are the same. */
+    eq_status (*op_consume)(eq_backend *b, const eq_opdesc *d, eq_value *const *in,
+                            int n, eq_value **out, eq_error *err);
     /* The current value of a variable (no copy in either mode). */
     eq_status (*variable)(eq_backend *b, eq_var *v, eq_value **out,
                           eq_error *err);

@@ -55,6 +55,54 @@ static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     }
     v->t = *t;
     v->node = -1;
+    v->temp = 1;
+    *out = v;
+    return EQ_OK;
+}
+
+/* Kernels documented to allow their output to alias input 0 (eq_ops.h). */
+static int may_alias_input(const eq_opdesc *d)
+{
+    switch (d->kind) {
+    case EQ_OP_ACTIVATION:
+    case EQ_OP_BIAS_ADD:
+    case EQ_OP_BN_INFERENCE:
+    case EQ_OP_SCALE: return 1;
+    default: return 0;
+    }
+}
+
+static eq_status eager_op_consume(eq_backend *b, const eq_opdesc *d, eq_value *const *in,
+                                  int n, eq_value **out, eq_error *err)
+{
+    eq_eager *e = (eq_eager *)b;
+    if (n < 1 || n > EQ_OP_MAX_INPUTS || !in[0]->temp || !may_alias_input(d))
+        return eager_op(b, d, in, n, out, err);
+    const eq_tensor *ts[EQ_OP_MAX_INPUTS];
+    for (int i = 0; i < n; i++)
+        ts[i] = &in[i]->t;
+    int rank;
+    int64_t shape[EQ_MAX_RANK];
+    eq_status st = eq_opdesc_infer(d, ts, n, &rank, shape, err);
+    if (st != EQ_OK)
+        return st;
+    if (in[0]->t.dtype != EQ_F32 || !eq_shape_equal(rank, shape, in[0]->t.rank, in[0]->t.shape))
+        return eager_op(b, d, in, n, out, err);
+    eq_value *v = new_value(e, err);
+    if (!v)
+        return EQ_ERR_NOMEM;
+    eq_tensor t = in[0]->t; /* the output is written over input 0 */
+    double t0 = e->timer ? eq_now_seconds() : 0;
+    if ((st = eq_opdesc_execute(d, ts, n, &t, &e->ws, err)) != EQ_OK)
+        return st;
+    if (e->timer) {
+        eq_op_timing tm = {eq_opkind_name(d->kind), d->name, ts, n, &t, 0,
+                           eq_now_seconds() - t0};
+        e->timer(e->timer_ctx, &tm);
+    }
+    v->t = t;
+    v->node = -1;
+    v->temp = 1;
     *out = v;
     return EQ_OK;
 }
@@ -67,6 +115,7 @@ static eq_status eager_variable(eq_backend *b, eq_var *var, eq_value **out, eq_e
         return EQ_ERR_NOMEM;
     v->t = *var->value;
     v->node = -1;
+    v->temp = 0;
     *out = v;
     return EQ_OK;
 }
@@ -80,6 +129,7 @@ static eq_status eager_constant(eq_backend *b, const eq_tensor *t, eq_value **ou
         return EQ_ERR_NOMEM;
     v->t = *t;
     v->node = -1;
+    v->temp = 0;
     *out = v;
     return EQ_OK;
 }
@@ -102,12 +152,14 @@ static eq_status eager_random_uniform(eq_backend *b, const char *name, int64_t s
     }
     v->t = *t;
     v->node = -1;
+    v->temp = 1;
     *out = v;
     return EQ_OK;
 }
 
 static const eq_backend_vtable eager_vtable = {
     .op = eager_op,
+    .op_consume = eager_op_consume,
     .variable = eager_variable,
     .constant = eager_constant,
     .random_uniform = eager_random_uniform,

@@ -178,6 +178,7 @@ static eq_status value_for(eq_graph *g, int id, eq_value **out, eq_error *err)
     v->t = g->nodes[id].out;
     v->t.data = NULL;
     v->node = id;
+    v->temp = 0;
     *out = v;
     return EQ_OK;
 }
@@ -305,6 +306,7 @@ static eq_status graph_random_uniform(eq_backend *b, const char *name, int64_t s
 
 static const eq_backend_vtable graph_vt = {
     .op = graph_op,
+    .op_consume = graph_op, /* the memory plan reuses buffers already */
     .variable = graph_variable,
     .constant = graph_constant,
     .random_uniform = graph_random_uniform,

@@ -248,8 +248,19 @@ static eq_status emit1(eq_interp *in, const eq_node *node, eq_opdesc *d,
     return emit(in, node, d, &x, 1, out, err);
 }
 
+/* emit, when inputs[0] is a temporary of this layer that nothing reads
+ * after this op (not a named tensor, endpoint or output): the backend may
+ * write the result over it (eq_backend.h). */
+static eq_status emit_consuming(eq_interp *in, const eq_node *node, eq_opdesc *d,
+                                eq_value *const *inputs, int n, eq_value **out, eq_error *err)
+{
+    eq_status st = in->be->vt->op_consume(in->be, d, inputs, n, out, err);
+    return at_node(in, node, st, err);
+}
+
+/* The activation of a layer; `consume`: x is the layer's own temporary. */
 static eq_status emit_activation(eq_interp *in, const eq_node *node, eq_activation act,
-                                 eq_value *x, eq_value **out, eq_error *err)
+                                 eq_value *x, int consume, eq_value **out, eq_error *err)
 {
     if (act == EQ_ACT_NONE) {
         *out = x;
@@ -257,7 +268,8 @@ static eq_status emit_activation(eq_interp *in, const eq_node *node, eq_activati
     }
     eq_opdesc d = {.kind = EQ_OP_ACTIVATION, .activation = act};
     d.name = op_name(in, eq_activation_name(act));
-    return emit1(in, node, &d, x, out, err);
+    return consume ? emit_consuming(in, node, &d, &x, 1, out, err)
+                   : emit1(in, node, &d, x, out, err);
 }
 
 /* ---- random draws and the trace ---------------------------------------- */
@@ -425,7 +437,7 @@ static int64_t channels(const eq_value *x) { return x->t.rank ? x->t.shape[x->t.
 /* slim/Keras batch norm in the current scope: gamma, beta, moving_mean,
  * moving_variance (gamma first: the Keras-based layer builds it first). */
 static eq_status batch_norm(eq_interp *in, const eq_node *node, const eq_ast_batch_norm *bn,
-                            eq_value *x, eq_value **out, eq_error *err)
+                            eq_value *x, int consume, eq_value **out, eq_error *err)
 {
     if (x->t.rank < 1)
         return fail(in, node, EQ_ERR_SHAPE, err, "batch_norm needs an input of rank >= 1");
@@ -474,7 +486,8 @@ static eq_status batch_norm(eq_interp *in, const eq_node *node, const eq_ast_bat
         ins[n++] = m;
         ins[n++] = v;
     }
-    return emit(in, node, &d, ins, n, out, err);
+    return consume ? emit_consuming(in, node, &d, ins, n, out, err)
+                   : emit(in, node, &d, ins, n, out, err);
 }
 
 /* Weights (+ bias or normalizer) + activation: conv2d, fully_connected, dense. */
@@ -552,19 +565,19 @@ static eq_status weighted_layer(eq_interp *in, const eq_node *node, eq_value *x,
             goto done;
         eq_opdesc db = {.kind = EQ_OP_BIAS_ADD, .name = op_name(in, "BiasAdd")};
         eq_value *bins[2] = {y, b};
-        if ((st = emit(in, node, &db, bins, 2, &y, err)) != EQ_OK)
+        if ((st = emit_consuming(in, node, &db, bins, 2, &y, err)) != EQ_OK)
             goto done;
     }
     if (L->has_normalizer) {
         size_t saved_bn;
         if ((st = scope_enter(in, node, "BatchNorm", NULL, &saved_bn, err)) != EQ_OK)
             goto done;
-        st = batch_norm(in, node, &L->bn, y, &y, err);
+        st = batch_norm(in, node, &L->bn, y, 1, &y, err);
         scope_leave(in, saved_bn);
         if (st != EQ_OK)
             goto done;
     }
-    st = emit_activation(in, node, L->activation, y, out, err);
+    st = emit_activation(in, node, L->activation, y, 1, out, err);
 done:
     scope_leave(in, saved);
     return st;
@@ -798,11 +811,11 @@ static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value
                          &saved, err);
         if (st != EQ_OK)
             return st;
-        st = batch_norm(in, node, &L->bn, x, out, err);
+        st = batch_norm(in, node, &L->bn, x, 0, out, err);
         scope_leave(in, saved);
         if (st != EQ_OK)
             return st;
-        return emit_activation(in, node, L->activation, *out, out, err);
+        return emit_activation(in, node, L->activation, *out, 1, out, err);
     }
     case EQ_LAYER_MAX_POOL2D:
     case EQ_LAYER_AVG_POOL2D:
@@ -833,13 +846,13 @@ static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value
     case EQ_LAYER_MUL:
         return binary_layer(in, node, x, out, err);
     case EQ_LAYER_RELU:
-        return emit_activation(in, node, EQ_ACT_RELU, x, out, err);
+        return emit_activation(in, node, EQ_ACT_RELU, x, 0, out, err);
     case EQ_LAYER_RELU6:
-        return emit_activation(in, node, EQ_ACT_RELU6, x, out, err);
+        return emit_activation(in, node, EQ_ACT_RELU6, x, 0, out, err);
     case EQ_LAYER_SIGMOID:
-        return emit_activation(in, node, EQ_ACT_SIGMOID, x, out, err);
+        return emit_activation(in, node, EQ_ACT_SIGMOID, x, 0, out, err);
     case EQ_LAYER_TANH:
-        return emit_activation(in, node, EQ_ACT_TANH, x, out, err);
+        return emit_activation(in, node, EQ_ACT_TANH, x, 0, out, err);
     case EQ_LAYER_SOFTMAX: {
         eq_opdesc d = {.kind = EQ_OP_SOFTMAX};
         d.name = op_name(in, L->name ? L->name : "Softmax");
@@ -922,7 +935,7 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
         eq_value *ins[2] = {x, scaled};
         if ((st = emit(in, node, &da, ins, 2, &sum, err)) != EQ_OK)
             return st;
-        st = emit_activation(in, node, node->activation, sum, out, err);
+        st = emit_activation(in, node, node->activation, sum, 1, out, err);
         break;
     }
     }

@@ -143,6 +143,7 @@ static eq_status eager_call(eq_runner *r, const eq_tensor *input, eq_error *err)
             return eq_error_set(err, EQ_ERR_NOMEM, "out of memory");
         in->t = *input;
         in->node = -1;
+        in->temp = 0; /* the caller's tensor: never written over */
         eq_interp_result ir;
         st = eq_interp_call(r->interp, eq_eager_backend(r->eager), r->call_arena, call, in,
                             &ir, err);

@@ -33,6 +33,7 @@ static eq_value *ref_value(refbe *r, const eq_tensor *t)
     eq_value *v = eq_arena_alloc(r->arena, sizeof *v);
     v->t = *t;
     v->node = -1;
+    v->temp = 0;
     return v;
 }
 
@@ -78,7 +79,11 @@ static eq_status ref_random(eq_backend *b, const char *name, int64_t seed, int64
     return eq_error_set(err, EQ_ERR_UNSUPPORTED, "no random ops in the reference");
 }
 
-static const eq_backend_vtable ref_vt = {ref_op, ref_variable, ref_constant, ref_random};
+static const eq_backend_vtable ref_vt = {.op = ref_op,
+                                         .op_consume = ref_op,
+                                         .variable = ref_variable,
+                                         .constant = ref_constant,
+                                         .random_uniform = ref_random};
 
 /* ---- models ------------------------------------------------------------ */
 

@@ -154,6 +154,78 @@ static void count_op(void *ctx, const eq_op_timing *t)
     }
 }
 
+typedef struct inplace_log {
+    int inplace, fresh;          /* element-wise ops over their input or not */
+    int relu_layer_inplace;      /* the standalone relu layer, which must not */
+} inplace_log;
+
+static void log_inplace(void *ctx, const eq_op_timing *t)
+{
+    inplace_log *l = ctx;
+    if (t->n_in < 1 || strcmp(t->kind, "Conv2D") == 0 || strcmp(t->kind, "MatMul") == 0)
+        return;
+    int over = t->out->data == t->in[0]->data;
+    if (over)
+        l->inplace++;
+    else
+        l->fresh++;
+    if (t->name && strstr(t->name, "r/") == t->name && over)
+        l->relu_layer_inplace++;
+}
+
+/* Eager mode writes a layer's bias, batch norm and activation over the
+ * layer's own conv output (a tensor nobody else reads) instead of keeping
+ * three tensors per layer, and never over a tensor the model names: the
+ * standalone relu layer keeps the conv's endpoint intact. */
+START_TEST(eager_layers_reuse_their_temporaries)
+{
+    eq_model *m = zoo("small_cnn");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {2, 28, 28, 1};
+    eq_tensor *x = input(a, 4, shape);
+    inplace_log log = {0};
+    eq_run_config cfg;
+    eq_run_config_default(&cfg, EQ_MODE_EAGER);
+    cfg.op_timer = log_inplace;
+    cfg.op_timer_ctx = &log;
+    eq_error err;
+    eq_runner *r = eq_runner_new(m, &cfg, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
+    call(r, x);
+    /* conv1, conv2: batch norm + relu; fc1: bias + relu; logits: bias */
+    ck_assert_int_eq(log.inplace, 7);
+    eq_runner_free(r);
+    eq_model_free(m);
+
+    eq_model *m2 = inline_model(
+        "{\"name\": \"t\", \"input\": {\"shape\": [null, 4, 4, 1]}, \"body\": ["
+        "{\"conv2d\": {\"name\": \"c\", \"filters\": 2, \"kernel\": 1, \"activation\": null},"
+        " \"endpoint\": \"c\"},"
+        "{\"relu\": {\"name\": \"r\"}, \"endpoint\": \"r\"}],"
+        " \"outputs\": [\"r\"]}");
+    memset(&log, 0, sizeof log);
+    r = eq_runner_new(m2, &cfg, &err);
+    ck_assert_msg(r != NULL, "%s", err.message);
+    int64_t s2[4] = {1, 4, 4, 1};
+    const eq_result *res = call(r, input(a, 4, s2));
+    ck_assert_int_eq(log.relu_layer_inplace, 0);
+    ck_assert_int_gt(log.fresh, 0);
+    /* the endpoint c still holds the conv's negative values */
+    const eq_tensor *c = NULL;
+    for (int i = 0; i < res->n_endpoints; i++)
+        if (strcmp(res->endpoints[i].name, "c") == 0)
+            c = res->endpoints[i].tensor;
+    ck_assert_ptr_nonnull(c);
+    int negatives = 0;
+    for (int64_t i = 0; i < eq_tensor_numel(c); i++)
+        negatives += eq_tensor_f32(c)[i] < 0;
+    ck_assert_int_gt(negatives, 0);
+    eq_runner_free(r);
+    eq_model_free(m2);
+    eq_arena_free(a);
+}
+END_TEST
+
 /* Every op of a call reaches the timer, in both modes, with its inputs,
  * output and MACs; graph mode reports only what survives its passes. */
 START_TEST(op_timer_reports_every_op)
@@ -769,6 +841,7 @@ static Suite *runtime_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, small_cnn_modes_bit_identical_inference);
     tcase_add_test(tc, op_timer_reports_every_op);
+    tcase_add_test(tc, eager_layers_reuse_their_temporaries);
     tcase_add_test(tc, small_cnn_modes_bit_identical_training);
     tcase_add_test(tc, graph_passes_agree_within_tolerance);
     tcase_add_test(tc, every_small_zoo_model_agrees_across_modes);
