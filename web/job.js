@@ -799,6 +799,19 @@ function reference(c, d) {
 
 // ---- models, settings, downloads ----
 
+// What computed the numbers (a kernel or thread change can move results
+// by an ulp) and how many models the job held in memory at once.
+function engineLine(e, r) {
+  const parts = [
+    `convolutions on ${e.conv_gemm === 'packed-avx512' ? "the engine's AVX-512 kernel" : 'BLIS'}`,
+    `BLIS ${e.blis_arch}`,
+    `${e.threads} thread${e.threads === 1 ? '' : 's'}`,
+  ];
+  if (r && r.runners_at_once !== undefined) parts.push(`${r.runners_at_once} model${r.runners_at_once === 1 ? '' : 's'} in memory at once`);
+  if (e.version) parts.push(`equivd ${e.version}`);
+  return parts.join(' · ');
+}
+
 function modelsSection() {
   const m = report.models || {};
   const modelDl = (label, x) => (x ? [h('h3', null, label), h('dl', { class: 'kv' },
@@ -820,7 +833,8 @@ function modelsSection() {
       st.input ? [h('dt', null, 'Input'), h('dd', null, [st.input.kind, st.input.fill, st.input.shape ? fmtShape(st.input.shape) : null,
         st.input.fill === 'uniform' ? `seed ${st.input.seed}, [${st.input.min}, ${st.input.max})` : null].filter(Boolean).join(' · '))] : null,
       st.eager_calls !== undefined ? [h('dt', null, 'Eager calls'), h('dd', null, `${st.eager_calls} (${st.eager_call})`)] : null,
-      st.graph_options ? [h('dt', null, 'Graph passes'), h('dd', { class: 'small' }, Object.entries(st.graph_options).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', '))] : null),
+      st.graph_options ? [h('dt', null, 'Graph passes'), h('dd', { class: 'small' }, Object.entries(st.graph_options).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', '))] : null,
+      report.engine ? [h('dt', null, 'Engine'), h('dd', { class: 'small', id: 'engine' }, engineLine(report.engine, report.resources))] : null),
     h('details', null, h('summary', null, 'All resolved settings (JSON)'), h('pre', { class: 'json' }, JSON.stringify(st, null, 2))),
     report.job ? h('details', null, h('summary', null, 'The job as submitted (JSON)'), h('pre', { class: 'json', id: 'job-json' }, JSON.stringify(report.job, null, 2))) : null);
 }
