@@ -22,10 +22,24 @@ static eq_value *new_value(eq_eager *e, eq_error *err)
     return v;
 }
 
-static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in, int n,
-                          eq_value **out, eq_error *err)
+/* Kernels documented to allow their output to alias input 0 (eq_ops.h). */
+static int may_alias_input(const eq_opdesc *d)
 {
-    eq_eager *e = (eq_eager *)b;
+    switch (d->kind) {
+    case EQ_OP_ACTIVATION:
+    case EQ_OP_BIAS_ADD:
+    case EQ_OP_BN_INFERENCE:
+    case EQ_OP_SCALE: return 1;
+    default: return 0;
+    }
+}
+
+/* Run one op now. `consume`: in[0] is a temporary nobody reads again, so
+ * an element-wise kernel that allows it writes its result over in[0]
+ * instead of into a new tensor of the call's arena. */
+static eq_status run_op(eq_eager *e, const eq_opdesc *d, eq_value *const *in, int n,
+                        int consume, eq_value **out, eq_error *err)
+{
     const eq_tensor *ts[EQ_OP_MAX_INPUTS];
     if (n > EQ_OP_MAX_INPUTS)
         return eq_error_set(err, EQ_ERR_INVALID, "%s: too many inputs (%d)", d->name, n);
@@ -39,9 +53,14 @@ static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     eq_value *v = new_value(e, err);
     if (!v)
         return EQ_ERR_NOMEM;
-    eq_tensor *t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err);
-    if (!t)
+    eq_tensor over, *t;
+    if (consume && n >= 1 && in[0]->temp && may_alias_input(d) && in[0]->t.dtype == EQ_F32 &&
+        eq_shape_equal(rank, shape, in[0]->t.rank, in[0]->t.shape)) {
+        over = in[0]->t;
+        t = &over;
+    } else if (!(t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err))) {
         return err ? err->status : EQ_ERR_NOMEM;
+    }
     double t0 = e->timer ? eq_now_seconds() : 0;
     st = eq_opdesc_execute(d, ts, n, t, &e->ws, err);
     if (st != EQ_OK)
@@ -60,51 +79,16 @@ static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in
     return EQ_OK;
 }
 
-/* Kernels documented to allow their output to alias input 0 (eq_ops.h). */
-static int may_alias_input(const eq_opdesc *d)
+static eq_status eager_op(eq_backend *b, const eq_opdesc *d, eq_value *const *in, int n,
+                          eq_value **out, eq_error *err)
 {
-    switch (d->kind) {
-    case EQ_OP_ACTIVATION:
-    case EQ_OP_BIAS_ADD:
-    case EQ_OP_BN_INFERENCE:
-    case EQ_OP_SCALE: return 1;
-    default: return 0;
-    }
+    return run_op((eq_eager *)b, d, in, n, 0, out, err);
 }
 
 static eq_status eager_op_consume(eq_backend *b, const eq_opdesc *d, eq_value *const *in,
                                   int n, eq_value **out, eq_error *err)
 {
-    eq_eager *e = (eq_eager *)b;
-    if (n < 1 || n > EQ_OP_MAX_INPUTS || !in[0]->temp || !may_alias_input(d))
-        return eager_op(b, d, in, n, out, err);
-    const eq_tensor *ts[EQ_OP_MAX_INPUTS];
-    for (int i = 0; i < n; i++)
-        ts[i] = &in[i]->t;
-    int rank;
-    int64_t shape[EQ_MAX_RANK];
-    eq_status st = eq_opdesc_infer(d, ts, n, &rank, shape, err);
-    if (st != EQ_OK)
-        return st;
-    if (in[0]->t.dtype != EQ_F32 || !eq_shape_equal(rank, shape, in[0]->t.rank, in[0]->t.shape))
-        return eager_op(b, d, in, n, out, err);
-    eq_value *v = new_value(e, err);
-    if (!v)
-        return EQ_ERR_NOMEM;
-    eq_tensor t = in[0]->t; /* the output is written over input 0 */
-    double t0 = e->timer ? eq_now_seconds() : 0;
-    if ((st = eq_opdesc_execute(d, ts, n, &t, &e->ws, err)) != EQ_OK)
-        return st;
-    if (e->timer) {
-        eq_op_timing tm = {eq_opkind_name(d->kind), d->name, ts, n, &t, 0,
-                           eq_now_seconds() - t0};
-        e->timer(e->timer_ctx, &tm);
-    }
-    v->t = t;
-    v->node = -1;
-    v->temp = 1;
-    *out = v;
-    return EQ_OK;
+    return run_op((eq_eager *)b, d, in, n, 1, out, err);
 }
 
 static eq_status eager_variable(eq_backend *b, eq_var *var, eq_value **out, eq_error *err)

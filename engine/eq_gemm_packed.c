@@ -34,17 +34,20 @@
 
 static int packed_enabled = -1; /* -1: not decided yet */
 
-static int decide_enabled(void)
+static int cpu_has_avx512f(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    const char *e = getenv("EQ_GEMM");
-    if (e && strcmp(e, "blis") == 0)
-        return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
 #else
     return 0;
 #endif
+}
+
+static int decide_enabled(void)
+{
+    const char *e = getenv("EQ_GEMM");
+    return !(e && strcmp(e, "blis") == 0) && cpu_has_avx512f();
 }
 
 int eq_gemm_packed_enabled(void)
@@ -60,14 +63,7 @@ int eq_gemm_packed_enabled(void)
 int eq_gemm_packed_set_enabled(int on)
 {
     int old = eq_gemm_packed_enabled();
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (on) {
-        __builtin_cpu_init();
-        on = __builtin_cpu_supports("avx512f") != 0; /* never on a CPU without it */
-    }
-#else
-    on = 0;
-#endif
+    on = on && cpu_has_avx512f(); /* never on a CPU without it */
     __atomic_store_n(&packed_enabled, on ? 1 : 0, __ATOMIC_RELEASE);
     return old;
 }

@@ -353,6 +353,13 @@ static json_t *model_json(const eq_model *m, const char *source, eq_runner *r)
     return o;
 }
 
+/* The report's "models" entry of a mode. */
+static json_t *mode_model_json(const eq_job *job, eq_mode mode, eq_runner *r)
+{
+    return mode == EQ_MODE_GRAPH ? model_json(job->model, job->model_label, r)
+                                 : model_json(job->eager_model, job->eager_model_label, r);
+}
+
 /* Whether a check runs on the shared runner of `mode` (the random checks
  * make their own). */
 static int uses_shared(eq_check_id id, eq_mode mode)
@@ -497,10 +504,7 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
                 later |= uses_shared(job->checks[j], (eq_mode)m);
             if (run.shared[m] && !later) {
                 json_decref(model_facts[m]);
-                model_facts[m] = model_json(m == EQ_MODE_GRAPH ? job->model : job->eager_model,
-                                            m == EQ_MODE_GRAPH ? job->model_label
-                                                               : job->eager_model_label,
-                                            run.shared[m]);
+                model_facts[m] = mode_model_json(job, (eq_mode)m, run.shared[m]);
                 job_runner_free(&run, run.shared[m]);
                 run.shared[m] = NULL;
             }
@@ -517,10 +521,7 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_t *models = json_object();
     for (int m = 0; m < 2; m++)
         if (!model_facts[m])
-            model_facts[m] = model_json(m == EQ_MODE_GRAPH ? job->model : job->eager_model,
-                                        m == EQ_MODE_GRAPH ? job->model_label
-                                                           : job->eager_model_label,
-                                        run.shared[m]);
+            model_facts[m] = mode_model_json(job, (eq_mode)m, run.shared[m]);
     json_object_set_new(models, "graph", model_facts[EQ_MODE_GRAPH]);
     json_object_set_new(models, "eager", model_facts[EQ_MODE_EAGER]);
     json_object_set_new(report, "models", models);
