@@ -725,6 +725,27 @@ START_TEST(conv_error_output_shape)
 }
 END_TEST
 
+/* Graph mode may keep a filter only packed (its folded weights dropped);
+ * with the kernel switched off since, the conv refuses instead of reading
+ * a NULL filter. */
+START_TEST(conv_error_filter_only_packed_without_kernel)
+{
+    err_fixture f = fixture();
+    int64_t ys[4] = {1, 8, 8, 8};
+    eq_tensor *y = tnew(f.a, 4, ys);
+    float wp[27 * 32] = {0};
+    eq_tensor w = *f.w;
+    w.data = NULL;
+    int was = eq_gemm_packed_set_enabled(0);
+    eq_error err;
+    ck_assert_int_eq(eq_conv2d_prepacked(f.x, &w, wp, NULL, NULL, &f.p, y, NULL, &err),
+                     EQ_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "only packed"));
+    eq_gemm_packed_set_enabled(was);
+    eq_arena_free(f.a);
+}
+END_TEST
+
 START_TEST(conv_error_workspace_limit_and_nomem)
 {
     err_fixture f = fixture();
@@ -794,6 +815,7 @@ static void add_tcases(Suite *s, const char *const names[4], void (*setup)(void)
     tcase_add_test(t, conv_error_params);
     tcase_add_test(t, conv_error_output_shape);
     tcase_add_test(t, conv_error_workspace_limit_and_nomem);
+    tcase_add_test(t, conv_error_filter_only_packed_without_kernel);
     suite_add_tcase(s, t);
 }
 
