@@ -8,7 +8,10 @@
 #
 # Environment: EQUIVD_BIN (the equivd to test; default ./equivd or the source
 # tree's), CHROMIUM (default /usr/bin/chromium), WEB_TEST_OUT (screenshots;
-# default tests/web/output under the current directory), EQ_SRCDIR.
+# default tests/web/output under the current directory), EQ_SRCDIR,
+# EQ_WEB_NODE_MODULES (where playwright-core is installed; default the source
+# tree's tests/web/node_modules, which `npm ci` fills: a release tarball has
+# none, so `make distcheck` in CI points this at the git tree's).
 
 set -u
 
@@ -27,8 +30,9 @@ in_ci() {
 missing=""
 command -v node >/dev/null 2>&1 || missing="$missing node (apt-get install nodejs npm);"
 [ -x "$chromium" ] || missing="$missing chromium at $chromium (apt-get install chromium);"
-[ -f "$tests/node_modules/playwright-core/package.json" ] ||
-    missing="$missing playwright-core (cd tests/web && npm ci);"
+modules=${EQ_WEB_NODE_MODULES:-$tests/node_modules}
+[ -f "$modules/playwright-core/package.json" ] ||
+    missing="$missing playwright-core in $modules (cd tests/web && npm ci, or set EQ_WEB_NODE_MODULES);"
 if [ -n "$missing" ]; then
     if in_ci; then
         echo "FAIL: the web UI tests cannot run, missing:$missing" >&2
@@ -93,7 +97,8 @@ done
 port=$(cat "$tmp/port")
 echo "equivd serve on 127.0.0.1:$port (pid $pid), web root $src/web, screenshots in $out"
 
-EQUIVD_URL="http://127.0.0.1:$port" EQ_SRCDIR="$src" WEB_TEST_OUT="$out" CHROMIUM="$chromium" \
+modules=$(cd "$modules" && pwd)
+EQUIVD_URL="http://127.0.0.1:$port" EQ_SRCDIR="$src" EQ_WEB_NODE_MODULES="$modules" WEB_TEST_OUT="$out" CHROMIUM="$chromium" \
     node --test --test-reporter=spec "$tests/ui.test.mjs"
 rc=$?
 if [ $rc -ne 0 ]; then

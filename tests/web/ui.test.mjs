@@ -8,7 +8,14 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+
+// run.sh names the node_modules that holds playwright-core: the source
+// tree's tests/web/node_modules, or another one (a release tarball has none;
+// `make distcheck` borrows the git tree's through EQ_WEB_NODE_MODULES).
+const MODULES = process.env.EQ_WEB_NODE_MODULES;
+if (!MODULES) throw new Error('run through tests/web/run.sh (EQ_WEB_NODE_MODULES is needed)');
+const { chromium } = createRequire(import.meta.url)(path.join(MODULES, 'playwright-core'));
 
 const BASE = process.env.EQUIVD_URL;
 const SRC = process.env.EQ_SRCDIR;
