@@ -7,7 +7,10 @@
  * Prints one JSON line per invocation (one mode, one batch), so a driver
  * (bench/run_irv2.sh) can interleave it with the peers and take medians:
  *   {"peer": "equivd-graph", "batch": 1, "ms_per_image_median": ...,
- *    "ms_runs": [...], "gflops": ..., "peak_rss_mb": ..., "blis_arch": ...}
+ *    "ms_runs": [...], "gflops": ..., "peak_rss_mb": ..., "activation_mb": ...,
+ *    "blis_arch": ...}
+ * activation_mb is the runner's activation_bytes: eager, the most op output
+ * bytes one call had alive at once; graph, the planned activation buffer.
  * Peak RSS is the process's (getrusage), which is why each mode runs in its
  * own process. --weights loads every variable by its TF name from a
  * safetensors file (bench/peers/irv2_torch.py make-weights writes one), so
@@ -278,10 +281,11 @@ int main(int argc, char **argv)
     const eq_blas_info *bi = eq_blas_info_get();
     printf("{\"peer\": \"equivd-%s\", \"batch\": %d, \"ms_per_image_median\": %.2f, "
            "\"ms_per_image_min\": %.2f, "
-           "\"gflops\": %.1f, \"peak_rss_mb\": %.0f, \"blis_arch\": \"%s\", \"threads\": %d, "
-           "\"passes\": \"%s\", \"ms_runs\": [",
+           "\"gflops\": %.1f, \"peak_rss_mb\": %.0f, \"activation_mb\": %.0f, "
+           "\"blis_arch\": \"%s\", \"threads\": %d, \"passes\": \"%s\", \"ms_runs\": [",
            mode, batch, median, sorted[0] / batch, IRV2_FLOP_PER_IMAGE / (median * 1e-3) / 1e9,
-           (double)ru.ru_maxrss / 1024.0, bi->arch, bi->threads, passes);
+           (double)ru.ru_maxrss / 1024.0, (double)res->activation_bytes / (1 << 20), bi->arch,
+           bi->threads, passes);
     for (int i = 0; i < runs; i++)
         printf(i ? ", %.2f" : "%.2f", ms[i]);
     printf("]}\n");

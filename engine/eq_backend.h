@@ -21,7 +21,10 @@ typedef struct eq_value {
     eq_tensor t; /* dtype/rank/shape always; data only in eager mode */
     int node;    /* graph: node id; eager: -1 */
     int temp;    /* eager: t's storage is an op output of this backend (not a
-                    variable's or constant's), so op_consume may reuse it */
+                    variable's or constant's) and this value owns it, so
+                    op_consume may reuse it and release gives it back */
+    int pinned;  /* set by the interpreter: a named tensor, endpoint or the
+                    call's input, readable until the call ends: never released */
 } eq_value;
 
 typedef struct eq_backend eq_backend;
@@ -51,6 +54,10 @@ typedef struct eq_backend_vtable {
     eq_status (*random_uniform)(eq_backend *b, const char *name, int64_t seed,
                                 int64_t seed2, int rank, const int64_t *shape,
                                 eq_value **out, eq_error *err);
+    /* The interpreter will not read v again in this call. Eager gives its
+     * buffer back for reuse (and clears v's data); graph does nothing, its
+     * memory plan already knows every node's last reader. */
+    void (*release)(eq_backend *b, eq_value *v);
 } eq_backend_vtable;
 
 struct eq_backend {

@@ -3,11 +3,13 @@
 #include "eq_eager.h"
 
 #include "eq_alloc.h"
+#include "eq_bufpool.h"
 
 struct eq_eager {
     eq_backend base;  /* first: the vtable functions cast back */
     eq_rand *rand;
-    eq_arena *arena;
+    eq_arena *arena;  /* the call's: value and tensor descriptors */
+    eq_bufpool *pool; /* tensor data of op outputs, given back by release */
     eq_workspace ws;  /* im2col scratch, kept across calls */
     int64_t macs;
     eq_op_timer timer;
@@ -16,10 +18,31 @@ struct eq_eager {
 
 static eq_value *new_value(eq_eager *e, eq_error *err)
 {
-    eq_value *v = eq_arena_alloc(e->arena, sizeof *v);
+    eq_value *v = eq_arena_calloc(e->arena, sizeof *v);
     if (!v)
         eq_error_set(err, EQ_ERR_NOMEM, "out of memory for an eager value");
     return v;
+}
+
+/* A float32 op output: descriptor in the call's arena, data from the pool
+ * (the value that holds it has temp = 1 and owns the buffer). */
+static eq_tensor *new_output(eq_eager *e, int rank, const int64_t *shape, eq_error *err)
+{
+    eq_tensor *t = eq_arena_alloc(e->arena, sizeof *t);
+    if (!t) {
+        eq_error_set(err, EQ_ERR_NOMEM, "out of memory for a tensor descriptor");
+        return NULL;
+    }
+    if (eq_tensor_view(t, EQ_F32, rank, shape, NULL, err) != EQ_OK)
+        return NULL;
+    t->data = eq_bufpool_get(e->pool, eq_tensor_nbytes(t));
+    if (!t->data) {
+        char s[128];
+        eq_error_set(err, EQ_ERR_NOMEM, "out of memory for a float32 tensor of shape %s",
+                     eq_shape_str(rank, shape, s, sizeof s));
+        return NULL;
+    }
+    return t;
 }
 
 /* Kernels documented to allow their output to alias input 0 (eq_ops.h). */
@@ -58,7 +81,8 @@ static eq_status run_op(eq_eager *e, const eq_opdesc *d, eq_value *const *in, in
         eq_shape_equal(rank, shape, in[0]->t.rank, in[0]->t.shape)) {
         over = in[0]->t;
         t = &over;
-    } else if (!(t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err))) {
+        in[0]->temp = 0; /* the buffer now belongs to the result */
+    } else if (!(t = new_output(e, rank, shape, err))) {
         return err ? err->status : EQ_ERR_NOMEM;
     }
     double t0 = e->timer ? eq_now_seconds() : 0;
@@ -126,7 +150,7 @@ static eq_status eager_random_uniform(eq_backend *b, const char *name, int64_t s
     eq_value *v = new_value(e, err);
     if (!v)
         return EQ_ERR_NOMEM;
-    eq_tensor *t = eq_tensor_new(e->arena, EQ_F32, rank, shape, err);
+    eq_tensor *t = new_output(e, rank, shape, err);
     if (!t)
         return err ? err->status : EQ_ERR_NOMEM;
     eq_status st = eq_rand_uniform(e->rand, seed, seed2, t, err);
@@ -141,12 +165,21 @@ static eq_status eager_random_uniform(eq_backend *b, const char *name, int64_t s
     return EQ_OK;
 }
 
+static void eager_release(eq_backend *b, eq_value *v)
+{
+    eq_eager *e = (eq_eager *)b;
+    if (v->temp && eq_bufpool_put(e->pool, v->t.data))
+        v->t.data = NULL; /* a read after release fails loudly, not with old numbers */
+    v->temp = 0;
+}
+
 static const eq_backend_vtable eager_vtable = {
     .op = eager_op,
     .op_consume = eager_op_consume,
     .variable = eager_variable,
     .constant = eager_constant,
     .random_uniform = eager_random_uniform,
+    .release = eager_release,
 };
 
 eq_eager *eq_eager_new(eq_rand *rand, eq_error *err)
@@ -158,6 +191,12 @@ eq_eager *eq_eager_new(eq_rand *rand, eq_error *err)
     }
     e->base.vt = &eager_vtable;
     e->rand = rand;
+    e->pool = eq_bufpool_new();
+    if (!e->pool) {
+        eq_free(e);
+        eq_error_set(err, EQ_ERR_NOMEM, "out of memory for the eager backend");
+        return NULL;
+    }
     return e;
 }
 
@@ -172,15 +211,19 @@ void eq_eager_free(eq_eager *e)
     if (!e)
         return;
     eq_workspace_release(&e->ws);
+    eq_bufpool_free(e->pool);
     eq_free(e);
 }
 
 void eq_eager_begin(eq_eager *e, eq_arena *call_arena)
 {
     e->arena = call_arena;
+    eq_bufpool_reset(e->pool);
     e->macs = 0;
 }
 
 eq_backend *eq_eager_backend(eq_eager *e) { return &e->base; }
 
 int64_t eq_eager_macs(const eq_eager *e) { return e->macs; }
+
+size_t eq_eager_peak_bytes(const eq_eager *e) { return eq_bufpool_get_stats(e->pool).peak_in_use; }

@@ -179,6 +179,7 @@ static eq_status value_for(eq_graph *g, int id, eq_value **out, eq_error *err)
     v->t.data = NULL;
     v->node = id;
     v->temp = 0;
+    v->pinned = 0;
     *out = v;
     return EQ_OK;
 }
@@ -304,12 +305,20 @@ static eq_status graph_random_uniform(eq_backend *b, const char *name, int64_t s
     return value_for(g, id, out, err);
 }
 
+/* The memory plan knows every node's last reader already. */
+static void graph_release(eq_backend *b, eq_value *v)
+{
+    (void)b;
+    (void)v;
+}
+
 static const eq_backend_vtable graph_vt = {
     .op = graph_op,
     .op_consume = graph_op, /* the memory plan reuses buffers already */
     .variable = graph_variable,
     .constant = graph_constant,
     .random_uniform = graph_random_uniform,
+    .release = graph_release,
 };
 
 eq_status eq_graph_input(eq_graph *g, int rank, const int64_t *shape,
@@ -747,4 +756,9 @@ const char *eq_graph_describe(eq_graph *g)
         snprintf(g->describe, sizeof g->describe, "graph: %d nodes, not finalized",
                  eq_graph_node_count(g));
     return g->describe;
+}
+
+size_t eq_graph_planned_bytes(const eq_graph *g)
+{
+    return g->finalized == 1 ? g->stats.planned_bytes : 0;
 }

@@ -49,6 +49,9 @@ const eq_tensor *eq_graph_result(const eq_graph *g, int i);
 /* Nodes after passes, bytes of the activation plan, passes applied. */
 const char *eq_graph_describe(eq_graph *g);
 
+/* Bytes of the activation plan after finalize (0 before). */
+size_t eq_graph_planned_bytes(const eq_graph *g);
+
 /* Time every node of each run and report it to fn (NULL: stop). */
 void eq_graph_set_op_timer(eq_graph *g, eq_op_timer fn, void *ctx);
 int eq_graph_node_count(const eq_graph *g);

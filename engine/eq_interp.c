@@ -210,7 +210,17 @@ static eq_status tensor_save(eq_interp *in, const char *name, eq_value *v, eq_er
     in->tensors[in->n_tensors].name = name;
     in->tensors[in->n_tensors].value = v;
     in->n_tensors++;
+    v->pinned = 1; /* any later statement may name it */
     return EQ_OK;
+}
+
+/* v is dead: no statement still to run can reach it. Only unnamed values
+ * die; a named tensor or endpoint lives until the call ends. Callers pass
+ * values they made, never an input they were given. */
+static void release(eq_interp *in, eq_value *v)
+{
+    if (v && !v->pinned)
+        in->be->vt->release(in->be, v);
 }
 
 static eq_status endpoint_add(eq_interp *in, const char *name, eq_value *v, eq_error *err)
@@ -632,6 +642,7 @@ static eq_status dropout_layer(eq_interp *in, const eq_node *node, eq_value *x,
         d.name = op_name(in, "dropout");
         eq_value *ins[2] = {x, u};
         st = emit(in, node, &d, ins, 2, out, err);
+        release(in, u);
     }
     scope_leave(in, saved);
     return at_node(in, node, st, err);
@@ -915,6 +926,9 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
         eq_opdesc d = {.kind = EQ_OP_CONCAT, .axis = node->axis};
         d.name = op_name(in, "concat");
         st = emit(in, node, &d, outs, node->n_branches, out, err);
+        for (int i = 0; i < node->n_branches; i++)
+            if (outs[i] != x) /* an empty branch passes x through */
+                release(in, outs[i]);
         break;
     }
     case EQ_NODE_RESIDUAL: {
@@ -925,16 +939,25 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
         st = run_body(in, node->body, node->n_body, x, &up, err);
         if (st != EQ_OK)
             return st;
-        /* slim: net += scale * up, then the activation (none for Block8). */
+        /* slim: net += scale * up, then the activation (none for Block8).
+         * up is the body's own result unless the body passed x through or
+         * named it; then it must survive the scaling. */
         eq_opdesc ds = {.kind = EQ_OP_SCALE, .scale = (float)node->scale};
         ds.name = op_name(in, "mul");
-        if ((st = emit1(in, node, &ds, up, &scaled, err)) != EQ_OK)
+        if (up != x && !up->pinned)
+            st = emit_consuming(in, node, &ds, &up, 1, &scaled, err);
+        else
+            st = emit1(in, node, &ds, up, &scaled, err);
+        if (st != EQ_OK)
             return st;
+        if (up != x)
+            release(in, up);
         eq_opdesc da = {.kind = EQ_OP_BINARY, .binary = EQ_BIN_ADD};
         da.name = op_name(in, "add");
         eq_value *ins[2] = {x, scaled};
         if ((st = emit(in, node, &da, ins, 2, &sum, err)) != EQ_OK)
             return st;
+        release(in, scaled);
         st = emit_activation(in, node, node->activation, sum, 1, out, err);
         break;
     }
@@ -953,9 +976,16 @@ static eq_status run_body(eq_interp *in, eq_node *const *body, int n, eq_value *
 {
     eq_value *cur = x;
     for (int i = 0; i < n; i++) {
-        eq_status st = run_node(in, body[i], cur, &cur, err);
+        eq_value *next;
+        eq_status st = run_node(in, body[i], cur, &next, err);
         if (st != EQ_OK)
             return st;
+        /* Statements are sequential: what the previous one made is read by
+         * this one at most (or later by name, and then it is pinned). x
+         * belongs to the caller. */
+        if (cur != x && cur != next)
+            release(in, cur);
+        cur = next;
     }
     *out = cur;
     return EQ_OK;

@@ -126,6 +126,7 @@ static eq_status result_from_eager(eq_runner *r, const eq_interp_result *ir, eq_
     }
     res->has_reg_loss = ir->reg_loss != NULL;
     res->reg_loss = ir->reg_loss ? eq_tensor_f32(&ir->reg_loss->t)[0] : 0.0f;
+    res->activation_bytes = eq_eager_peak_bytes(r->eager);
     return EQ_OK;
 }
 
@@ -138,7 +139,7 @@ static eq_status eager_call(eq_runner *r, const eq_tensor *input, eq_error *err)
     for (int call = first && r->cfg.functional ? 0 : r->calls + 1; call <= r->calls + 1; call++) {
         eq_arena_reset(r->call_arena);
         eq_eager_begin(r->eager, r->call_arena);
-        eq_value *in = eq_arena_alloc(r->call_arena, sizeof *in);
+        eq_value *in = eq_arena_calloc(r->call_arena, sizeof *in);
         if (!in)
             return eq_error_set(err, EQ_ERR_NOMEM, "out of memory");
         in->t = *input;
@@ -212,6 +213,7 @@ static eq_status graph_call(eq_runner *r, const eq_tensor *input, eq_error *err)
         res->endpoints[i].tensor = eq_graph_result(r->graph, r->fetch_endpoints + i);
     if (res->has_reg_loss)
         res->reg_loss = eq_tensor_f32(eq_graph_result(r->graph, r->fetch_reg))[0];
+    res->activation_bytes = eq_graph_planned_bytes(r->graph);
     return EQ_OK;
 }
 

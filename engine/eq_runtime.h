@@ -125,6 +125,9 @@ typedef struct eq_result {
     int has_reg_loss;
     float reg_loss;             /* sum of REGULARIZATION_LOSSES, creation order */
     double seconds;             /* wall time of the call */
+    size_t activation_bytes;    /* op outputs held at once: eager, the most
+                                   this call had alive; graph, the session's
+                                   planned buffer */
 } eq_result;
 
 eq_runner *eq_runner_new(const eq_model *m, const eq_run_config *cfg,

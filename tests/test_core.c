@@ -1,10 +1,11 @@
-/* test_core.c - errors, allocation wrapper, arenas, tensors. */
+/* test_core.c - errors, allocation wrapper, arenas, buffer pools, tensors. */
 #include <check.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "eq_alloc.h"
 #include "eq_arena.h"
+#include "eq_bufpool.h"
 #include "eq_error.h"
 #include "eq_tensor.h"
 
@@ -145,6 +146,101 @@ START_TEST(tensor_view_and_shape_str)
 }
 END_TEST
 
+/* Under ASan the pool frees on put and never reuses (eq_bufpool.h), so the
+ * reuse assertions hold only in normal builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_REUSES 0
+#else
+#define POOL_REUSES 1
+#endif
+
+START_TEST(bufpool_best_fit_and_accounting)
+{
+    eq_bufpool *p = eq_bufpool_new();
+    ck_assert_ptr_nonnull(p);
+    char *a = eq_bufpool_get(p, 1000); /* 1024 after rounding */
+    char *b = eq_bufpool_get(p, 4000); /* 4032 */
+    char *c = eq_bufpool_get(p, 3000); /* 3008 */
+    ck_assert(a && b && c);
+    ck_assert_int_eq((uintptr_t)a % 64, 0);
+    ck_assert_int_eq((uintptr_t)b % 64, 0);
+    memset(b, 1, 4000);
+    eq_bufpool_stats st = eq_bufpool_get_stats(p);
+    ck_assert_uint_eq(st.in_use, 1024 + 4032 + 3008);
+    ck_assert_uint_eq(st.held, st.in_use);
+    ck_assert_int_eq(st.buffers, 3);
+
+    ck_assert_int_eq(eq_bufpool_put(p, b), 1);
+    ck_assert_int_eq(eq_bufpool_put(p, b), 0); /* twice */
+    ck_assert_int_eq(eq_bufpool_put(p, &st), 0); /* not the pool's */
+    ck_assert_int_eq(eq_bufpool_put(p, NULL), 0);
+    ck_assert_int_eq(eq_bufpool_put(p, c), 1);
+    st = eq_bufpool_get_stats(p);
+    ck_assert_uint_eq(st.in_use, 1024);
+    ck_assert_uint_eq(st.peak_in_use, 1024 + 4032 + 3008);
+
+    /* 2500 bytes: both free buffers fit; the smaller one (c) is taken. */
+    char *d = eq_bufpool_get(p, 2500);
+    /* 1500 bytes: b is more than twice as big, so a new buffer. */
+    char *e = eq_bufpool_get(p, 1500);
+    ck_assert(d && e);
+    if (POOL_REUSES) {
+        ck_assert_ptr_eq(d, c);
+        ck_assert_ptr_ne(e, b);
+        st = eq_bufpool_get_stats(p);
+        ck_assert_int_eq(st.buffers, 4);
+        ck_assert_uint_eq(st.in_use, 1024 + 3008 + 1536);
+    }
+    eq_bufpool_free(p);
+}
+END_TEST
+
+START_TEST(bufpool_reset_reuses_then_trims)
+{
+    eq_bufpool *p = eq_bufpool_new();
+    ck_assert_ptr_nonnull(p);
+    void *big = eq_bufpool_get(p, 1 << 20);
+    void *small = eq_bufpool_get(p, 4096);
+    ck_assert(big && small);
+    eq_bufpool_reset(p);
+    eq_bufpool_stats st = eq_bufpool_get_stats(p);
+    ck_assert_uint_eq(st.in_use, 0);
+    ck_assert_uint_eq(st.peak_in_use, 0);
+    if (POOL_REUSES) {
+        /* A new call gets the same, already touched, buffers back. */
+        ck_assert_uint_eq(st.held, (1 << 20) + 4096);
+        ck_assert_ptr_eq(eq_bufpool_get(p, 1 << 20), big);
+        ck_assert_ptr_eq(eq_bufpool_get(p, 4000), small);
+        eq_bufpool_reset(p);
+        /* A call that needs far less than the pool holds: the next reset
+         * frees the spare buffers. */
+        ck_assert_ptr_nonnull(eq_bufpool_get(p, 4096));
+        eq_bufpool_reset(p);
+        st = eq_bufpool_get_stats(p);
+        ck_assert_int_eq(st.buffers, 0);
+        ck_assert_uint_eq(st.held, 0);
+    } else {
+        ck_assert_uint_eq(st.held, 0);
+    }
+    eq_bufpool_free(p);
+}
+END_TEST
+
+START_TEST(bufpool_out_of_memory_is_null)
+{
+    eq_bufpool *p = eq_bufpool_new();
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_null(eq_bufpool_get(p, SIZE_MAX - 8)); /* rounding overflows */
+    eq_alloc_fail_after(1, 1);
+    ck_assert_ptr_null(eq_bufpool_get(p, 4096));
+    eq_alloc_fail_after(0, 0);
+    ck_assert_uint_eq(eq_bufpool_get_stats(p).held, 0);
+    ck_assert_ptr_nonnull(eq_bufpool_get(p, 4096));
+    eq_bufpool_free(p);
+    eq_bufpool_free(NULL);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -153,6 +249,9 @@ static Suite *core_suite(void)
     tcase_add_test(tc, alloc_failure_injection);
     tcase_add_test(tc, arena_alignment_reuse);
     tcase_add_test(tc, arena_out_of_memory_is_null);
+    tcase_add_test(tc, bufpool_best_fit_and_accounting);
+    tcase_add_test(tc, bufpool_reset_reuses_then_trims);
+    tcase_add_test(tc, bufpool_out_of_memory_is_null);
     tcase_add_test(tc, tensor_new_fill_copy_convert);
     tcase_add_test(tc, tensor_shape_errors);
     tcase_add_test(tc, tensor_view_and_shape_str);

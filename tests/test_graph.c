@@ -30,7 +30,7 @@ typedef struct refbe {
 
 static eq_value *ref_value(refbe *r, const eq_tensor *t)
 {
-    eq_value *v = eq_arena_alloc(r->arena, sizeof *v);
+    eq_value *v = eq_arena_calloc(r->arena, sizeof *v);
     v->t = *t;
     v->node = -1;
     v->temp = 0;
@@ -79,11 +79,18 @@ static eq_status ref_random(eq_backend *b, const char *name, int64_t seed, int64
     return eq_error_set(err, EQ_ERR_UNSUPPORTED, "no random ops in the reference");
 }
 
+static void ref_release(eq_backend *b, eq_value *v)
+{
+    (void)b;
+    (void)v;
+}
+
 static const eq_backend_vtable ref_vt = {.op = ref_op,
                                          .op_consume = ref_op,
                                          .variable = ref_variable,
                                          .constant = ref_constant,
-                                         .random_uniform = ref_random};
+                                         .random_uniform = ref_random,
+                                         .release = ref_release};
 
 /* ---- models ------------------------------------------------------------ */
 

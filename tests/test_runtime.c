@@ -834,6 +834,138 @@ START_TEST(graph_dropout_stream_advances_per_run)
 }
 END_TEST
 
+/* ---- eager gives back what nothing reads again ------------------------------- */
+
+/* Model JSON written with single quotes, for readability. */
+static eq_model *inline_model_q(const char *text)
+{
+    char *json = strdup(text);
+    ck_assert_ptr_nonnull(json);
+    for (char *c = json; *c; c++)
+        if (*c == '\'')
+            *c = '"';
+    eq_model *m = inline_model(json);
+    free(json);
+    return m;
+}
+
+static const eq_tensor *endpoint_or_null(const eq_result *r, const char *name)
+{
+    for (int i = 0; i < r->n_endpoints; i++)
+        if (strcmp(r->endpoints[i].name, name) == 0)
+            return r->endpoints[i].tensor;
+    return NULL;
+}
+
+/* Eager and graph (passes off) agree bit for bit on every output and end
+ * point: an activation given back too early would be overwritten by a
+ * later op's result (or, under ASan, read after it was freed). */
+static void check_release_keeps_modes_identical(const eq_model *m, const eq_tensor *x,
+                                                int training)
+{
+    eq_runner *e = runner(m, EQ_MODE_EAGER, training, EQ_SEEDING_CONSTANT, 0);
+    eq_runner *g = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 0);
+    const eq_result *re = call(e, x);
+    const eq_result *rg = call(g, x);
+    ck_assert_int_eq(re->n_outputs, rg->n_outputs);
+    for (int i = 0; i < re->n_outputs; i++)
+        ck_assert_msg(bits_equal(re->outputs[i].tensor, rg->outputs[i].tensor),
+                      "output %s differs (training %d)", re->outputs[i].name, training);
+    ck_assert_int_eq(re->n_endpoints, rg->n_endpoints);
+    for (int i = 0; i < re->n_endpoints; i++)
+        ck_assert_msg(bits_equal(re->endpoints[i].tensor, rg->endpoints[i].tensor),
+                      "endpoint %s differs (training %d)", re->endpoints[i].name, training);
+    eq_runner_free(e);
+    eq_runner_free(g);
+}
+
+START_TEST(eager_holds_only_live_activations)
+{
+    /* 24 fully connected layers of 64 units at batch 32: 8 KiB per layer
+     * output. Kept to the end of the call, they would be 192 KiB. */
+    char json[8192];
+    size_t n = (size_t)snprintf(json, sizeof json,
+                                "{'name': 'deep', 'input': {'shape': [null, 64]}, 'body': [");
+    for (int i = 0; i < 24; i++)
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              "%s{'fully_connected': {'name': 'fc%d', 'num_outputs': 64}}", i ? ", " : "",
+                              i);
+    snprintf(json + n, sizeof json - n, ", {'identity': {}, 'as': 'out'}], 'outputs': ['out']}");
+    eq_model *m = inline_model_q(json);
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[2] = {32, 64};
+    eq_tensor *x = input(a, 2, shape);
+    const size_t layer = 32 * 64 * sizeof(float);
+
+    eq_runner *e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 0);
+    const eq_result *r1 = call(e, x);
+    /* a layer's input and its output, nothing older */
+    ck_assert_uint_eq(r1->activation_bytes, 2 * layer);
+    eq_arena *keep = eq_arena_new(0);
+    eq_tensor *first = eq_tensor_new(keep, EQ_F32, 2, shape, NULL);
+    ck_assert_int_eq(eq_tensor_copy(first, r1->outputs[0].tensor, NULL), EQ_OK);
+    /* The second call reuses the buffers and computes the same bits. */
+    const eq_result *r2 = call(e, x);
+    ck_assert_uint_eq(r2->activation_bytes, 2 * layer);
+    ck_assert(bits_equal(r2->outputs[0].tensor, first));
+    eq_runner_free(e);
+    check_release_keeps_modes_identical(m, x, 0);
+    eq_model_free(m);
+
+    /* An end point lives to the end of the call, so it adds one layer. */
+    char *mark = strstr(json, "{'fully_connected': {'name': 'fc5', 'num_outputs': 64}}");
+    ck_assert_ptr_nonnull(mark);
+    char with_ep[8192];
+    size_t head = (size_t)(mark - json) + strlen("{'fully_connected': {'name': 'fc5', 'num_outputs': 64}}");
+    snprintf(with_ep, sizeof with_ep, "%.*s, 'endpoint': 'fc5'}%s", (int)(head - 1), json,
+             json + head);
+    m = inline_model_q(with_ep);
+    e = runner(m, EQ_MODE_EAGER, 0, EQ_SEEDING_CONSTANT, 0);
+    const eq_result *r3 = call(e, x);
+    ck_assert_uint_eq(r3->activation_bytes, 3 * layer);
+    ck_assert(bits_equal(r3->outputs[0].tensor, first));
+    ck_assert_ptr_nonnull(endpoint_or_null(r3, "fc5"));
+    eq_runner_free(e);
+    check_release_keeps_modes_identical(m, x, 0);
+    eq_model_free(m);
+    eq_arena_free(keep);
+    eq_arena_free(a);
+}
+END_TEST
+
+START_TEST(eager_release_keeps_what_is_still_read)
+{
+    /* Every way a value outlives its statement: a name read five statements
+     * later, an empty branch passing x to the concat, a residual body whose
+     * result is an end point (so it must not be scaled in place), a body
+     * that passes x through, dropout's random tensor. */
+    eq_model *m = inline_model_q(
+        "{'name': 'live', 'input': {'shape': [null, 6, 6, 4]}, 'body': ["
+        " {'conv2d': {'name': 'c0', 'filters': 8, 'kernel': 3}, 'as': 'early'},"
+        " {'residual': {'scale': 0.5, 'body': ["
+        "   {'branches': [[],"
+        "                 [{'conv2d': {'name': 'b1', 'filters': 8, 'kernel': 1}}],"
+        "                 [{'conv2d': {'name': 'b2', 'filters': 4, 'kernel': 3}, 'endpoint': 'b2'}]]},"
+        "   {'conv2d': {'name': 'up', 'filters': 8, 'kernel': 1, 'activation': null},"
+        "    'endpoint': 'up'}]}},"
+        " {'residual': {'scale': 0.2, 'activation': null, 'body': ["
+        "   {'conv2d': {'name': 'r2', 'filters': 8, 'kernel': 1, 'activation': null}}]}},"
+        " {'residual': {'scale': 2.0, 'body': [{'identity': {}}]}},"
+        " {'dropout': {'keep_prob': 0.5}},"
+        " {'conv2d': {'name': 'c1', 'filters': 8, 'kernel': 1}},"
+        " {'add': {'inputs': ['early']}, 'endpoint': 'sum'},"
+        " {'conv2d': {'name': 'last', 'filters': 3, 'kernel': 1}, 'as': 'out'}],"
+        " 'outputs': ['out']}");
+    eq_arena *a = eq_arena_new(0);
+    int64_t shape[4] = {2, 6, 6, 4};
+    eq_tensor *x = input(a, 4, shape);
+    check_release_keeps_modes_identical(m, x, 0);
+    check_release_keeps_modes_identical(m, x, 1);
+    eq_arena_free(a);
+    eq_model_free(m);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -842,6 +974,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, small_cnn_modes_bit_identical_inference);
     tcase_add_test(tc, op_timer_reports_every_op);
     tcase_add_test(tc, eager_layers_reuse_their_temporaries);
+    tcase_add_test(tc, eager_holds_only_live_activations);
+    tcase_add_test(tc, eager_release_keeps_what_is_still_read);
     tcase_add_test(tc, small_cnn_modes_bit_identical_training);
     tcase_add_test(tc, graph_passes_agree_within_tolerance);
     tcase_add_test(tc, every_small_zoo_model_agrees_across_modes);
