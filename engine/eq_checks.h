@@ -33,6 +33,7 @@ typedef struct job_run {
     int check_passes;
     double check_pass_seconds;
     int runners_alive, runners_max; /* memory: each runner holds a model */
+    size_t activation_max[2]; /* most op output bytes one pass held, by eq_mode */
 } job_run;
 
 /* A runner for the job's model in `mode` (eager uses eager_model and the

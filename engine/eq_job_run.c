@@ -94,6 +94,8 @@ eq_status job_pass(job_run *run, eq_runner *r, eq_mode mode, const eq_result **r
     }
     run->passes_done++;
     run->pass_seconds += (*res)->seconds;
+    if ((*res)->activation_bytes > run->activation_max[mode])
+        run->activation_max[mode] = (*res)->activation_bytes;
     run->check_passes++;
     run->check_pass_seconds += (*res)->seconds;
     if (run->passes_done > run->passes_total)
@@ -540,9 +542,16 @@ json_t *eq_job_run(eq_job *job, const eq_job_hooks *hooks, eq_error *err)
     json_object_set_new(timing, "planned_passes", json_integer(job_plan_passes(job)));
     json_object_set_new(report, "timing", timing);
     /* Each runner holds a whole model (variables, packed filters,
-     * activations): the most alive at once is the job's memory multiplier. */
+     * activations): the most alive at once is the job's memory multiplier.
+     * Activations per mode tell what a batch size costs. */
+    json_t *acts = json_object();
+    for (int m = EQ_MODE_EAGER; m <= EQ_MODE_GRAPH; m++)
+        if (run.activation_max[m])
+            json_object_set_new(acts, eq_mode_name((eq_mode)m),
+                                json_integer((json_int_t)run.activation_max[m]));
     json_object_set_new(report, "resources",
-                        json_pack("{s:i}", "runners_at_once", run.runners_max));
+                        json_pack("{s:i, s:o}", "runners_at_once", run.runners_max,
+                                  "activation_bytes", acts));
     /* Which kernels and how many threads computed these numbers: a kernel
      * set or thread count change can move results by an ulp. */
     const eq_blas_info *bi = eq_blas_info_get();

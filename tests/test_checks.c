@@ -735,6 +735,12 @@ START_TEST(shared_runners_released_before_fresh_ones)
                                                          "runners_at_once")) ==
                           cases[i].at_once,
                       "case %zu", i);
+        /* activations per mode that ran: variables_once runs eager only */
+        const json_t *acts = json_object_get(json_object_get(r, "resources"), "activation_bytes");
+        ck_assert_int_gt(json_integer_value(json_object_get(acts, "eager")), 0);
+        ck_assert_int_eq(json_object_get(acts, "graph") != NULL, i != 2);
+        if (i != 2)
+            ck_assert_int_gt(json_integer_value(json_object_get(acts, "graph")), 0);
         /* facts of a released shared runner are in the report all the same
          * (the random-only job never had one) */
         const json_t *eager = json_object_get(json_object_get(r, "models"), "eager");

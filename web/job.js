@@ -5,7 +5,7 @@
 // A queued or running job's page follows its passes until it ends.
 
 import {
-  h, replace, append, markNav, api, ApiError, tokenForm, errorBox, chip, num, secs, fmtNum, fmtInt,
+  h, replace, append, markNav, api, ApiError, tokenForm, errorBox, chip, num, secs, fmtNum, fmtInt, fmtBytes,
   fmtPercent, fmtShape, fmtCount, timeEl, jobDuration, qs, sleep, CHECKS, checkTitle,
   modelLabel, debounce, scoped,
 } from './util.js';
@@ -808,6 +808,8 @@ function engineLine(e, r) {
     `${e.threads} thread${e.threads === 1 ? '' : 's'}`,
   ];
   if (r && r.runners_at_once !== undefined) parts.push(`${r.runners_at_once} model${r.runners_at_once === 1 ? '' : 's'} in memory at once`);
+  const acts = r && r.activation_bytes ? Object.entries(r.activation_bytes) : [];
+  if (acts.length) parts.push(`activations ${acts.map(([m, b]) => `${m} ${fmtBytes(b)}`).join(', ')}`);
   if (e.version) parts.push(`equivd ${e.version}`);
   return parts.join(' · ');
 }

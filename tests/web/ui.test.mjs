@@ -347,7 +347,7 @@ test('report: a passing job', async () => {
   assert.match(await out.locator('.metrics').textContent(), /max abs error/);
   // What computed it: the conv kernel, BLIS, threads, models at once.
   assert.match(await page.locator('#engine').textContent(),
-    /convolutions on (the engine's AVX-512 kernel|BLIS) · BLIS \w+ · \d+ threads? · 2 models in memory at once/);
+    /convolutions on (the engine's AVX-512 kernel|BLIS) · BLIS \w+ · \d+ threads? · 2 models in memory at once · activations eager [\d.]+ (bytes|KiB|MiB), graph [\d.]+ (bytes|KiB|MiB)/);
   // Downloads.
   assert.equal(await page.locator('#dl-report').getAttribute('href'), `api/v1/jobs/${jobs.scaling_fixed.id}/report`);
   assert.equal(await page.locator('#dl-junit').getAttribute('href'), `api/v1/jobs/${jobs.scaling_fixed.id}/junit.xml`);
