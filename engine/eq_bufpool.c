@@ -13,7 +13,8 @@
 
 typedef struct buf {
     void *data;
-    size_t size;
+    size_t size;   /* allocated */
+    size_t given;  /* asked for, rounded to ALIGN, while in use */
     int in_use;
 } buf;
 
@@ -74,7 +75,8 @@ void *eq_bufpool_get(eq_bufpool *p, size_t size)
     }
     buf *b = &p->bufs[best];
     b->in_use = 1;
-    p->in_use += b->size;
+    b->given = need;
+    p->in_use += need;
     if (p->in_use > p->peak)
         p->peak = p->in_use;
     return b->data;
@@ -89,7 +91,7 @@ int eq_bufpool_put(eq_bufpool *p, void *data)
         if (!b->in_use)
             return 0;
         b->in_use = 0;
-        p->in_use -= b->size;
+        p->in_use -= b->given;
         if (!REUSE) {
             eq_aligned_free(b->data);
             remove_at(p, i);

@@ -39,7 +39,8 @@ void eq_bufpool_reset(eq_bufpool *p);
 
 typedef struct eq_bufpool_stats {
     size_t held;        /* bytes allocated from the system, in use or not */
-    size_t in_use;      /* bytes in buffers handed out now */
+    size_t in_use;      /* bytes handed out now, as asked for (rounded up to
+                           64): a bigger buffer's slack is not counted */
     size_t peak_in_use; /* most bytes in use at once since the last reset */
     int buffers;        /* buffers held */
 } eq_bufpool_stats;

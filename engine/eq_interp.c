@@ -265,6 +265,10 @@ static eq_status emit_consuming(eq_interp *in, const eq_node *node, eq_opdesc *d
                                 eq_value *const *inputs, int n, eq_value **out, eq_error *err)
 {
     eq_status st = in->be->vt->op_consume(in->be, d, inputs, n, out, err);
+    /* When the kernel could not write over inputs[0] (training batch norm),
+     * it is dead all the same. */
+    if (st == EQ_OK)
+        release(in, inputs[0]);
     return at_node(in, node, st, err);
 }
 
@@ -795,7 +799,8 @@ static eq_status random_uniform_layer(eq_interp *in, const eq_node *node, eq_val
     float lo = (float)L->minval, hi = (float)L->maxval;
     eq_opdesc d = {.kind = EQ_OP_SCALE, .scale = hi - lo};
     d.name = op_name(in, "mul");
-    if ((st = emit1(in, node, &d, *out, out, err)) != EQ_OK || lo == 0.0f)
+    eq_value *draw = *out;
+    if ((st = emit_consuming(in, node, &d, &draw, 1, out, err)) != EQ_OK || lo == 0.0f)
         return st;
     eq_value *c;
     if ((st = scalar_constant(in, node, lo, &c, err)) != EQ_OK)
@@ -803,7 +808,7 @@ static eq_status random_uniform_layer(eq_interp *in, const eq_node *node, eq_val
     eq_opdesc da = {.kind = EQ_OP_BINARY, .binary = EQ_BIN_ADD};
     da.name = op_name(in, "add");
     eq_value *ins[2] = {*out, c};
-    return emit(in, node, &da, ins, 2, out, err);
+    return emit_consuming(in, node, &da, ins, 2, out, err);
 }
 
 static eq_status layer(eq_interp *in, const eq_node *node, eq_value *x, eq_value **out,
