@@ -162,7 +162,7 @@ function renderModelInfo() {
   if (!m) return;
   append(f.modelDesc, m.description || '', ' ',
     h('span', { class: 'num', title: 'estimated parameters (values in all variables)' }, `${fmtCount(m.parameters)} parameters`), ' · ',
-    h('span', { class: 'num', title: 'estimated activation memory per forward pass' }, `${fmtBytes(m.activation_bytes)} activations`), ' · ',
+    h('span', { class: 'num', title: 'estimated activation memory of a forward pass: the input plus the most op outputs alive at once' }, `${fmtBytes(m.activation_bytes)} activations`), ' · ',
     h('span', { class: 'num', title: 'estimated floating-point operations per forward pass' }, `${fmtCount(m.flops)} FLOPs per pass`));
   const args = m.arguments || {};
   const names = Object.keys(args);
