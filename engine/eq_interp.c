@@ -216,7 +216,9 @@ static eq_status tensor_save(eq_interp *in, const char *name, eq_value *v, eq_er
 
 /* v is dead: no statement still to run can reach it. Only unnamed values
  * die; a named tensor or endpoint lives until the call ends. Callers pass
- * values they made, never an input they were given. */
+ * values they made, never an input they were given. eq_job_estimate.c
+ * follows the same rules to predict a pass's memory (test_checks'
+ * estimate_matches_eager_activations keeps the two in step). */
 static void release(eq_interp *in, eq_value *v)
 {
     if (v && !v->pinned)
