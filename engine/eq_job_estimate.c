@@ -68,8 +68,9 @@ static int64_t bytes_of(const shp *s) { return (numel(s) * 4 + 63) & ~(int64_t)6
 /* A new value: an op output (counted: the backend holds a buffer for it
  * from now on) or a constant's or variable's (not the pass's memory).
  * Returns its id, -1 when out of memory (e->err set). */
-static int value_new(est *e, const shp *s, int counted)
+static int value_new(est *e, const shp *shape, int counted)
 {
+    const shp s = *shape; /* shape may point into the table grown below */
     if (e->n_vals == e->cap_vals) {
         int cap = e->cap_vals ? 2 * e->cap_vals : 256;
         val *grown = eq_realloc(e->vals, (size_t)cap * sizeof *grown);
@@ -80,9 +81,9 @@ static int value_new(est *e, const shp *s, int counted)
         e->vals = grown;
         e->cap_vals = cap;
     }
-    e->vals[e->n_vals] = (val){.s = *s, .counted = counted};
+    e->vals[e->n_vals] = (val){.s = s, .counted = counted};
     if (counted) {
-        e->live += bytes_of(s);
+        e->live += bytes_of(&s);
         if (e->live > e->peak)
             e->peak = e->live;
     }
