@@ -46,7 +46,8 @@ static void usage(FILE *f)
             "\n"
             "  --mode eager|graph|both    execution mode (default both)\n"
             "  --input FILL:SHAPE[:SEED]  input tensor, FILL = ones|zeros|uniform,\n"
-            "                             SHAPE like 1x299x299x3 (default ones:1x299x299x3)\n"
+            "                             SHAPE like 1x299x299x3 (default: ones, the\n"
+            "                             model's declared input shape at batch 1)\n"
             "  --arg NAME=JSON            model parameter (e.g. --arg num_classes=10)\n"
             "  --weights VALUE            set every variable to VALUE after the\n"
             "                             first call, then run again (the guide's step 3)\n"
@@ -59,7 +60,8 @@ static void usage(FILE *f)
             "                             fuse_bias_activation, prune, buffer_reuse\n"
             "  --threads N                compute threads (default: available cores)\n"
             "  --endpoints                print every endpoint, not just outputs\n"
-            "  --manifest FILE            write the variable manifest as JSON\n"
+            "  --manifest FILE            write the variable manifest as JSON (with\n"
+            "                             --mode both: FILE.eager and FILE.graph)\n"
             "  --json                     print a JSON summary instead of text\n");
 }
 
@@ -141,7 +143,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->seed = 42;
     o->seeding = EQ_SEEDING_CONSTANT;
     eq_graph_options_all(&o->graph, 1);
-    parse_input("ones:1x299x299x3", o);
+    snprintf(o->input_fill, sizeof o->input_fill, "ones"); /* shape: the model's */
     o->args = json_object();
     int c;
     optind = 1;
@@ -233,6 +235,21 @@ static eq_model *load_model(const options *o, eq_error *err)
         file = path;
     }
     return eq_model_parse_file(file, o->args, err);
+}
+
+/* Without --input: the model's declared input, any free dimension 1. */
+static eq_status default_input_shape(options *o, const eq_model *m, eq_error *err)
+{
+    if (o->input_rank > 0)
+        return EQ_OK;
+    if (m->input_rank <= 0)
+        return eq_error_set(err, EQ_ERR_INVALID,
+                            "the model declares no input shape: give one with --input "
+                            "FILL:SHAPE, e.g. ones:1x299x299x3");
+    o->input_rank = m->input_rank;
+    for (int i = 0; i < m->input_rank; i++)
+        o->input_shape[i] = m->input_shape[i] > 0 ? m->input_shape[i] : 1;
+    return EQ_OK;
 }
 
 static eq_tensor *make_input(const options *o, eq_arena *a, eq_error *err)
@@ -334,8 +351,9 @@ static int run_mode(const options *o, const eq_model *m, const eq_tensor *input,
             rc = 2;
             break;
         }
-        json_t *call = json_pack("{s:i, s:f, s:[], s:[]}", "call", c + 1, "ms",
-                                 res->seconds * 1e3, "outputs", "endpoints");
+        json_t *call = json_pack("{s:i, s:f, s:I, s:[], s:[]}", "call", c + 1, "ms",
+                                 res->seconds * 1e3, "activation_bytes",
+                                 (json_int_t)res->activation_bytes, "outputs", "endpoints");
         for (int i = 0; i < res->n_outputs; i++)
             json_array_append_new(json_object_get(call, "outputs"),
                                   tensor_summary(res->outputs[i].name, res->outputs[i].tensor));
@@ -369,6 +387,17 @@ static int run_mode(const options *o, const eq_model *m, const eq_tensor *input,
     return rc;
 }
 
+static const char *human_bytes(json_int_t b, char *buf, size_t n)
+{
+    if (b < 1024)
+        snprintf(buf, n, "%lld bytes", (long long)b);
+    else if (b < 1 << 20)
+        snprintf(buf, n, "%.1f KiB", (double)b / 1024);
+    else
+        snprintf(buf, n, "%.1f MiB", (double)b / (1 << 20));
+    return buf;
+}
+
 static void print_text(json_t *report)
 {
     printf("model %s, BLIS %s, %d threads\n",
@@ -384,8 +413,12 @@ static void print_text(json_t *report)
                (long long)json_integer_value(json_object_get(run, "parameters")),
                json_string_value(json_object_get(run, "describe")));
         json_array_foreach(json_object_get(run, "calls"), j, call) {
-            printf("  call %d: %.1f ms", (int)json_integer_value(json_object_get(call, "call")),
-                   json_real_value(json_object_get(call, "ms")));
+            char act[32];
+            printf("  call %d: %.1f ms, activations %s",
+                   (int)json_integer_value(json_object_get(call, "call")),
+                   json_real_value(json_object_get(call, "ms")),
+                   human_bytes(json_integer_value(json_object_get(call, "activation_bytes")), act,
+                               sizeof act));
             json_t *reg = json_object_get(call, "regularization_loss");
             if (reg)
                 printf(", regularization loss %.9g", json_real_value(reg));
@@ -420,7 +453,8 @@ int cli_run_model(int argc, char **argv)
         return 2;
     }
     eq_arena *a = eq_arena_new(0);
-    eq_tensor *input = a ? make_input(&o, a, &err) : NULL;
+    eq_tensor *input = a && default_input_shape(&o, m, &err) == EQ_OK ? make_input(&o, a, &err)
+                                                                        : NULL;
     if (!input) {
         fprintf(stderr, "equivd: input: %s\n", err.message);
         eq_arena_free(a);
@@ -435,7 +469,9 @@ int cli_run_model(int argc, char **argv)
         rc = run_mode(&o, m, input, EQ_MODE_EAGER, report);
     if (rc == 0 && o.modes[1])
         rc = run_mode(&o, m, input, EQ_MODE_GRAPH, report);
-    if (o.json) {
+    if (rc != 0) {
+        /* the error is on stderr; a half-filled report would only mislead */
+    } else if (o.json) {
         char *s = json_dumps(report, JSON_INDENT(2));
         if (s)
             puts(s);
