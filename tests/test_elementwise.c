@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "eq_alloc.h"
 #include "kernel_testutil.h"
 
 static double apply(eq_binary_op op, double a, double b)
@@ -289,6 +290,47 @@ START_TEST(l2_loss_values)
 }
 END_TEST
 
+/* Over a million weights: more block sums than fit on the stack. The
+ * order is the one eq_elementwise.c documents (blocks of 16384, 8 lanes in
+ * double), so a reference written from that description gives the same
+ * bits; and it is within float rounding of an exact sum. */
+START_TEST(l2_loss_large_in_documented_order)
+{
+    eq_arena *ar = eq_arena_new(0);
+    tk_rng r = {77};
+    int64_t s[1] = {65 * 16384 + 1000 + 3};
+    eq_tensor *w = tk_random(ar, &r, EQ_F32, 1, s, -0.5, 0.5);
+    const float *wf = eq_tensor_f32(w);
+    int64_t n = s[0];
+    double total = 0.0;
+    long double exact = 0.0L;
+    for (int64_t b0 = 0; b0 < n; b0 += 16384) {
+        int64_t len = n - b0 < 16384 ? n - b0 : 16384;
+        double lane[8] = {0};
+        int64_t i = 0;
+        for (; i + 8 <= len; i += 8)
+            for (int j = 0; j < 8; j++)
+                lane[j] += (double)(wf[b0 + i + j] * wf[b0 + i + j] * 0.5f);
+        double block = 0.0;
+        for (int j = 0; j < 8; j++)
+            block += lane[j];
+        for (; i < len; i++)
+            block += (double)(wf[b0 + i] * wf[b0 + i] * 0.5f);
+        total += block;
+    }
+    for (int64_t i = 0; i < n; i++)
+        exact += (long double)(wf[i] * wf[i] * 0.5f);
+    float out = -1.0f;
+    TK_ASSERT_OK(eq_l2_loss(w, &out, &e_));
+    ck_assert(out == (float)total);
+    ck_assert(fabsl((long double)out - exact) <= 1e-6L * exact);
+    eq_alloc_fail_after(1, 0);
+    TK_ASSERT_ERR(eq_l2_loss(w, &out, &e_), EQ_ERR_NOMEM, "l2_loss: out of memory");
+    eq_alloc_fail_after(0, 0);
+    eq_arena_free(ar);
+}
+END_TEST
+
 static Suite *elementwise_suite(void)
 {
     Suite *s = suite_create("elementwise");
@@ -301,6 +343,7 @@ static Suite *elementwise_suite(void)
     tcase_add_test(tc, dropout_matches_reference);
     tcase_add_test(tc, dropout_errors);
     tcase_add_test(tc, l2_loss_values);
+    tcase_add_test(tc, l2_loss_large_in_documented_order);
     suite_add_tcase(s, tc);
     return s;
 }
