@@ -3,6 +3,7 @@
  *   bench_irv2 --mode graph|eager --batch 1 --runs 7 [--passes all|none|LIST]
  *              [--weights W.safetensors] [--weights-out W.safetensors] [--aux]
  *              [--profile]
+ *   bench_irv2 --sgemm-peak [--runs 5]
  *
  * Prints one JSON line per invocation (one mode, one batch), so a driver
  * (bench/run_irv2.sh) can interleave it with the peers and take medians:
@@ -20,7 +21,10 @@
  * bench/peers/run_peers.sh fill in the batch, runs and weights. --profile
  * also prints, on stderr, where the timed runs spent their time: per op
  * kind and for the 20 costliest conv shapes (the runner's op timer adds
- * a clock read per op, well under 1% here). */
+ * a clock read per op, well under 1% here). --sgemm-peak instead times
+ * BLIS's sgemm on 2048^3 (the engine's eq_sgemm, same threads) and prints
+ *   {"peer": "sgemm-peak", "sgemm_peak_gflops": ..., ...}
+ * which run_peers.sh uses for every peer's percent of the machine's peak. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +32,9 @@
 #include <sys/resource.h>
 
 #include "eq.h"
+#include "eq_clock.h"
 #include "eq_model.h"
+#include "eq_ops.h"
 #include "eq_runtime.h"
 #include "eq_safetensors.h"
 #include "eq_zoo.h"
@@ -158,10 +164,45 @@ static void prof_print(profile *p, const char *mode, int batch, int runs)
     prof_print_rows(p->convs, p->n_convs, 20, runs, total);
 }
 
+/* BLIS sgemm 2048^3 (row-major, through eq_sgemm) on the configured threads:
+ * one warm-up call, then the median of `runs`. */
+static int sgemm_peak(int runs)
+{
+    const int64_t n = 2048;
+    size_t bytes = (size_t)(n * n) * sizeof(float);
+    float *a = eq_aligned_alloc(bytes), *b = eq_aligned_alloc(bytes), *c = eq_aligned_alloc(bytes);
+    double *t = calloc((size_t)runs, sizeof *t);
+    if (!a || !b || !c || !t) {
+        fprintf(stderr, "bench_irv2: out of memory for the sgemm peak\n");
+        return 2;
+    }
+    for (int64_t i = 0; i < n * n; i++) {
+        a[i] = (float)((i * 7919) % 1000) / 1000.0f;
+        b[i] = (float)((i * 104729) % 1000) / 1000.0f;
+        c[i] = 0.0f;
+    }
+    eq_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    for (int r = 0; r < runs; r++) {
+        double t0 = eq_now_seconds();
+        eq_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t[r] = eq_now_seconds() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    const eq_blas_info *bi = eq_blas_info_get();
+    printf("{\"peer\": \"sgemm-peak\", \"sgemm_peak_gflops\": %.1f, \"ms_median\": %.2f, "
+           "\"blis_arch\": \"%s\", \"threads\": %d}\n",
+           2.0 * n * n * n / t[runs / 2] * 1e-9, t[runs / 2] * 1e3, bi->arch, bi->threads);
+    eq_aligned_free(a);
+    eq_aligned_free(b);
+    eq_aligned_free(c);
+    free(t);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = "graph", *passes = "all", *weights_out = NULL, *weights_in = NULL;
-    int batch = 1, runs = 7, threads = 0, aux = 0, profiling = 0;
+    int batch = 1, runs = 7, threads = 0, aux = 0, profiling = 0, peak = 0;
     static profile prof;
     if (getenv("EQ_BENCH_BATCH"))
         batch = atoi(getenv("EQ_BENCH_BATCH"));
@@ -175,7 +216,8 @@ int main(int argc, char **argv)
         {"runs", required_argument, 0, 'r'},    {"passes", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"weights-out", required_argument, 0, 'w'},
         {"weights", required_argument, 0, 'W'}, {"aux", no_argument, 0, 'a'},
-        {"profile", no_argument, 0, 'P'},       {0, 0, 0, 0}};
+        {"profile", no_argument, 0, 'P'},       {"sgemm-peak", no_argument, 0, 'S'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -188,10 +230,12 @@ int main(int argc, char **argv)
         case 'W': weights_in = optarg; break;
         case 'a': aux = 1; break;
         case 'P': profiling = 1; break;
+        case 'S': peak = 1; break;
         default:
             fprintf(stderr, "usage: bench_irv2 --mode graph|eager --batch N --runs N "
                             "[--passes all|none|LIST] [--threads N] [--weights FILE] "
-                            "[--weights-out FILE] [--aux] [--profile]\n");
+                            "[--weights-out FILE] [--aux] [--profile]\n"
+                            "       bench_irv2 --sgemm-peak [--runs N] [--threads N]\n");
             return 2;
         }
     }
@@ -205,6 +249,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_irv2: %s\n", err.message);
         return 2;
     }
+    if (peak)
+        return sgemm_peak(runs < 3 ? 3 : runs);
     char path[1024];
     if (eq_zoo_find("inception_resnet_v2", path, sizeof path, &err) != EQ_OK) {
         fprintf(stderr, "bench_irv2: %s\n", err.message);

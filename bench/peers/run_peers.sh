@@ -9,6 +9,10 @@
 #
 # Without --weights, random weights (seed 0) are made in the out dir once.
 # The ONNX model is exported from the same weights when missing or older.
+# Its last lines are a JSON summary and the same as a table: ms/image,
+# GFLOP/s, percent of the sgemm peak (when an --extra prints
+# sgemm_peak_gflops: bench/bench_irv2 --sgemm-peak), ratios to ONNX Runtime
+# and PyTorch, peak RSS.
 # --extra runs COMMAND (through bash -c) in each round after the peers, with
 # EQ_BENCH_WEIGHTS, EQ_BENCH_BATCH, EQ_BENCH_RUNS, EQ_BENCH_WARMUP and
 # EQ_BENCH_THREADS in its environment; it should print one JSON line (this is
@@ -172,6 +176,34 @@ for (const [k, ls] of Object.entries(groups)) {
   summary.peak_rss_mb_max[k] = Math.max(...ls.map((l) => l.peak_rss_mb ?? 0));
   summary.rounds[k] = ls.length;
 }
+// Throughput, share of the machine's sgemm peak (an --extra printing
+// sgemm_peak_gflops, e.g. bench_irv2 --sgemm-peak, measured in the same
+// rounds) and ratios to the peers, from the medians of the rounds.
+const FLOP_PER_IMAGE = 26.31e9; // Inception-ResNet-v2 without the aux head
+const peaks = lines.filter((l) => typeof l.sgemm_peak_gflops === 'number').map((l) => l.sgemm_peak_gflops);
+const peak = peaks.length ? med(peaks) : null;
+const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
+const r2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
+const ms = summary.ms_per_image_median_of_rounds;
+const ort = ms.onnxruntime ?? null;
+const torchKey = ['pytorch_channels_last', 'pytorch_default', 'pytorch'].find((k) => k in ms);
+const torch = torchKey ? ms[torchKey] : null;
+Object.assign(summary, { sgemm_peak_gflops: r1(peak), gflops: {}, pct_of_sgemm_peak: {},
+  vs_onnxruntime: {}, vs_pytorch: {} });
+const rows = [];
+for (const k of Object.keys(ms)) {
+  const gf = FLOP_PER_IMAGE / (ms[k] * 1e-3) / 1e9;
+  summary.gflops[k] = r1(gf);
+  summary.pct_of_sgemm_peak[k] = peak ? r1((100 * gf) / peak) : null;
+  summary.vs_onnxruntime[k] = ort ? r2(ms[k] / ort) : null;
+  summary.vs_pytorch[k] = torch ? r2(ms[k] / torch) : null;
+  rows.push(`| ${k} | ${r1(ms[k])} | ${r1(gf)} | ${summary.pct_of_sgemm_peak[k] ?? 'n/a'} | ` +
+    `${summary.vs_onnxruntime[k] ?? 'n/a'} | ${summary.vs_pytorch[k] ?? 'n/a'} | ${summary.peak_rss_mb_max[k]} |`);
+}
 console.log(JSON.stringify(summary));
+// The same figures as a table for people (batch and peak in the header).
+console.log(`| batch ${batch} | ms/image | GFLOP/s | % of sgemm peak (${peak ? r1(peak) + ' GFLOP/s' : 'not measured'}) | vs ONNX Runtime | vs PyTorch | peak RSS MB |`);
+console.log('|---|---|---|---|---|---|---|');
+for (const row of rows) console.log(row);
 EOF
 rm -f "$results"
