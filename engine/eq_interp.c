@@ -957,8 +957,6 @@ static eq_status run_node(eq_interp *in, const eq_node *node, eq_value *x, eq_va
             st = emit1(in, node, &ds, up, &scaled, err);
         if (st != EQ_OK)
             return st;
-        if (up != x)
-            release(in, up);
         eq_opdesc da = {.kind = EQ_OP_BINARY, .binary = EQ_BIN_ADD};
         da.name = op_name(in, "add");
         eq_value *ins[2] = {x, scaled};

@@ -351,13 +351,11 @@ static eq_status node_value(est *e, const eq_node *node, int x, int *y)
         int up, scaled;
         if ((st = walk(e, node->body, node->n_body, x, &up)) != EQ_OK)
             return st;
-        if (up != x && !e->vals[up].pinned && e->vals[up].counted) {
-            scaled = up; /* scaled over the body's own result */
-        } else {
+        /* scaled over the body's own result unless that is x or named */
+        if (up != x && !e->vals[up].pinned)
+            scaled = value_consume(e, up, 1);
+        else
             scaled = value_new(e, &e->vals[up].s, 1);
-            if (up != x && scaled >= 0)
-                value_release(e, up);
-        }
         *y = scaled >= 0 ? value_new(e, &xs, 1) : -1; /* x + scaled */
         if (*y >= 0)
             value_release(e, scaled);

@@ -94,6 +94,21 @@ static int has_var(eq_runner *r, const char *name)
 
 /* ---- eager == graph, bit for bit, with passes off ------------------------- */
 
+/* Every output and end point of two calls, bit for bit. */
+static void assert_results_identical(const eq_result *re, const eq_result *rg, const char *what)
+{
+    ck_assert_int_eq(re->n_outputs, rg->n_outputs);
+    ck_assert_int_eq(re->n_endpoints, rg->n_endpoints);
+    for (int i = 0; i < re->n_outputs; i++)
+        ck_assert_msg(bits_equal(re->outputs[i].tensor, rg->outputs[i].tensor),
+                      "%s: output %s differs", what, re->outputs[i].name);
+    for (int i = 0; i < re->n_endpoints; i++) {
+        ck_assert_str_eq(re->endpoints[i].name, rg->endpoints[i].name);
+        ck_assert_msg(bits_equal(re->endpoints[i].tensor, rg->endpoints[i].tensor),
+                      "%s: endpoint %s differs", what, re->endpoints[i].name);
+    }
+}
+
 static void check_modes_identical(const char *model, int training)
 {
     eq_model *m = zoo(model);
@@ -104,17 +119,8 @@ static void check_modes_identical(const char *model, int training)
     eq_runner *g = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 0);
     const eq_result *re = call(e, x);
     const eq_result *rg = call(g, x);
-    ck_assert_int_eq(re->n_outputs, rg->n_outputs);
-    ck_assert_int_eq(re->n_endpoints, rg->n_endpoints);
     ck_assert_int_gt(re->n_endpoints, 2);
-    for (int i = 0; i < re->n_outputs; i++)
-        ck_assert_msg(bits_equal(re->outputs[i].tensor, rg->outputs[i].tensor),
-                      "%s: output %s differs", model, re->outputs[i].name);
-    for (int i = 0; i < re->n_endpoints; i++) {
-        ck_assert_str_eq(re->endpoints[i].name, rg->endpoints[i].name);
-        ck_assert_msg(bits_equal(re->endpoints[i].tensor, rg->endpoints[i].tensor),
-                      "%s: endpoint %s differs", model, re->endpoints[i].name);
-    }
+    assert_results_identical(re, rg, model);
     ck_assert_int_eq(re->has_reg_loss, rg->has_reg_loss);
     if (re->has_reg_loss)
         ck_assert(memcmp(&re->reg_loss, &rg->reg_loss, sizeof(float)) == 0);
@@ -849,14 +855,6 @@ static eq_model *inline_model_q(const char *text)
     return m;
 }
 
-static const eq_tensor *endpoint_or_null(const eq_result *r, const char *name)
-{
-    for (int i = 0; i < r->n_endpoints; i++)
-        if (strcmp(r->endpoints[i].name, name) == 0)
-            return r->endpoints[i].tensor;
-    return NULL;
-}
-
 /* Eager and graph (passes off) agree bit for bit on every output and end
  * point: an activation given back too early would be overwritten by a
  * later op's result (or, under ASan, read after it was freed). */
@@ -865,16 +863,7 @@ static void check_release_keeps_modes_identical(const eq_model *m, const eq_tens
 {
     eq_runner *e = runner(m, EQ_MODE_EAGER, training, EQ_SEEDING_CONSTANT, 0);
     eq_runner *g = runner(m, EQ_MODE_GRAPH, training, EQ_SEEDING_CONSTANT, 0);
-    const eq_result *re = call(e, x);
-    const eq_result *rg = call(g, x);
-    ck_assert_int_eq(re->n_outputs, rg->n_outputs);
-    for (int i = 0; i < re->n_outputs; i++)
-        ck_assert_msg(bits_equal(re->outputs[i].tensor, rg->outputs[i].tensor),
-                      "output %s differs (training %d)", re->outputs[i].name, training);
-    ck_assert_int_eq(re->n_endpoints, rg->n_endpoints);
-    for (int i = 0; i < re->n_endpoints; i++)
-        ck_assert_msg(bits_equal(re->endpoints[i].tensor, rg->endpoints[i].tensor),
-                      "endpoint %s differs (training %d)", re->endpoints[i].name, training);
+    assert_results_identical(call(e, x), call(g, x), training ? "training" : "inference");
     eq_runner_free(e);
     eq_runner_free(g);
 }
@@ -924,7 +913,7 @@ START_TEST(eager_holds_only_live_activations)
     const eq_result *r3 = call(e, x);
     ck_assert_uint_eq(r3->activation_bytes, 3 * layer);
     ck_assert(bits_equal(r3->outputs[0].tensor, first));
-    ck_assert_ptr_nonnull(endpoint_or_null(r3, "fc5"));
+    endpoint(r3, "fc5"); /* fails the test when missing */
     eq_runner_free(e);
     check_release_keeps_modes_identical(m, x, 0);
     eq_model_free(m);
